@@ -1,0 +1,3 @@
+module github.com/amqplib-go/amqp
+
+go 1.26
