@@ -116,6 +116,9 @@ var (
 	ErrHandshake = errors.New("amqp: handshake failed")
 	// ErrUnsupported is returned for a feature the broker or protocol version lacks.
 	ErrUnsupported = errors.New("amqp: not supported")
+	// ErrNacked is returned when the broker nacked a published message in
+	// confirm mode (it was not stored).
+	ErrNacked = errors.New("amqp: message nacked by the broker")
 	// ErrTooLarge is returned when an incoming message exceeds the configured
 	// maximum message size.
 	ErrTooLarge = errors.New("amqp: message too large")

@@ -1,0 +1,324 @@
+package amqplib
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+const (
+	chOpen = iota
+	chClosing
+	chClosed
+)
+
+// reply is what the reader hands to the caller waiting in an RPC.
+type reply struct {
+	m wire.Method
+	d *amqp.Delivery // basic.get-ok's message
+}
+
+// Channel is one AMQP channel. RPCs are serialised: a second concurrent RPC
+// gets an error instead of corrupting the exchange. Events (deliveries,
+// returns, confirms, cancels) queue up until Wait dispatches them.
+type Channel struct {
+	c    *Conn
+	id   uint16
+	name string
+
+	rpc   sync.Mutex
+	reply chan reply
+
+	mu     sync.Mutex // guards state, reason, the event queue and confirms
+	state  int
+	reason error
+	done   chan struct{}
+	queue  eventQueue
+	conf   confirms
+
+	asm assembly // the reader's content in progress
+
+	handlers // callbacks, used on the caller's goroutine
+}
+
+// Channel opens a channel: id 0 picks the next free id.
+func (c *Conn) Channel(id uint16) (*Channel, error) {
+	ch, err := c.allocate(id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ch.Call(c.proto.NewMethod(c.proto.Known.ChannelOpen), c.proto.Known.ChannelOpenOK); err != nil {
+		ch.closed(err, true)
+		return nil, err
+	}
+	return ch, nil
+}
+
+// Lookup returns the open channel with this id, or nil.
+func (c *Conn) Lookup(id uint16) *Channel {
+	if int(id) >= len(c.chans) || id == 0 {
+		return nil
+	}
+	ch := c.chans[id].Load()
+	if ch == nil || ch.IsClosed() {
+		return nil
+	}
+	return ch
+}
+
+func (c *Conn) allocate(id uint16) (*Channel, error) {
+	max := c.tuned.ChannelMax
+	if int(id) > int(max) {
+		return nil, amqp.Invalid("channel id %d out of range 1..%d", id, max)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return nil, &amqp.ClosedError{What: "connection", Reason: c.closeErr}
+	default:
+	}
+	if c.closing {
+		return nil, &amqp.ClosedError{What: "connection"}
+	}
+	if id == 0 {
+		for n := 0; n < int(max); n++ {
+			cand := uint16(int(c.lastID)%int(max) + 1)
+			c.lastID = cand
+			if c.chans[cand].Load() == nil {
+				id = cand
+				break
+			}
+		}
+		if id == 0 {
+			return nil, fmt.Errorf("%w: all %d channels are in use", amqp.ErrInvalidArgument, max)
+		}
+	} else if c.chans[id].Load() != nil {
+		return nil, amqp.Invalid("channel %d is already open", id)
+	}
+	ch := &Channel{c: c, id: id, name: "channel " + strconv.Itoa(int(id)), reply: make(chan reply, 1), done: make(chan struct{})}
+	ch.queue.signal = make(chan struct{}, 1)
+	c.chans[id].Store(ch)
+	return ch, nil
+}
+
+// ID returns the channel number.
+func (ch *Channel) ID() uint16 { return ch.id }
+
+// Conn returns the channel's connection.
+func (ch *Channel) Conn() *Conn { return ch.c }
+
+// Done is closed when the channel has closed.
+func (ch *Channel) Done() <-chan struct{} { return ch.done }
+
+// IsClosed reports whether the channel is closed or closing.
+func (ch *Channel) IsClosed() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.state != chOpen
+}
+
+// Err returns why the channel closed: the broker's *amqp.Error, the
+// connection's reason, or nil while open or after Close.
+func (ch *Channel) Err() error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.reason == nil && ch.state == chClosed {
+		return ch.c.Err()
+	}
+	return ch.reason
+}
+
+// usable returns a ClosedError unless the channel is open.
+func (ch *Channel) usable() error {
+	ch.mu.Lock()
+	st := ch.state
+	ch.mu.Unlock()
+	if st == chOpen {
+		return nil
+	}
+	return &amqp.ClosedError{What: ch.name, Reason: ch.Err()}
+}
+
+// closed marks the channel closed for reason; unregister frees its id.
+func (ch *Channel) closed(reason error, unregister bool) {
+	ch.mu.Lock()
+	if ch.state == chClosed {
+		ch.mu.Unlock()
+		return
+	}
+	ch.state = chClosed
+	if ch.reason == nil {
+		ch.reason = reason
+	}
+	ch.mu.Unlock()
+	close(ch.done)
+	if unregister {
+		ch.c.chans[ch.id].CompareAndSwap(ch, nil)
+	}
+	ch.queue.wake()
+}
+
+// abandon gives the channel up after a failed wait: it tells the broker to
+// close it and keeps the id until close-ok so late replies are dropped.
+func (ch *Channel) abandon(reason error) {
+	ch.mu.Lock()
+	if ch.state != chOpen {
+		ch.mu.Unlock()
+		return
+	}
+	ch.state = chClosing
+	ch.reason = reason
+	ch.mu.Unlock()
+	close(ch.done)
+	ch.queue.wake()
+	_ = ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
+		&amqp.Error{Code: amqp.ReplySuccess, Text: truncate("client gave up the channel: " + reason.Error())}))
+}
+
+// Call sends a synchronous method and waits, bounded by the connection
+// timeout, for one of the reply ids. A channel exception raised for the
+// request is returned as *amqp.Error.
+func (ch *Channel) Call(req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
+	r, err := ch.call(req, replies)
+	return r.m, err
+}
+
+func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error) {
+	if !ch.rpc.TryLock() {
+		return reply{}, fmt.Errorf("%w: %s: %s while another call is in progress (a channel is for one goroutine at a time)", amqp.ErrInvalidArgument, ch.name, req.Name())
+	}
+	defer ch.rpc.Unlock()
+	if err := ch.usable(); err != nil {
+		return reply{}, err
+	}
+	if err := ch.c.sendMethod(ch.id, req); err != nil {
+		return reply{}, ch.sendFailed(err)
+	}
+	timer := time.NewTimer(ch.c.timeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch.reply:
+		if !slices.Contains(replies, r.m.ID()) {
+			err := &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: got %s in reply to %s", ch.name, r.m.Name(), req.Name())}
+			ch.c.readFailedAsync(err)
+			return reply{}, err
+		}
+		return r, nil
+	case <-ch.done:
+		return reply{}, ch.failure()
+	case <-timer.C:
+		err := fmt.Errorf("%w: %s: no reply to %s within %s", amqp.ErrTimeout, ch.name, req.Name(), ch.c.timeout)
+		ch.abandon(err)
+		return reply{}, err
+	}
+}
+
+// failure is the error for a call that was waiting when the channel closed:
+// the broker's exception itself, else a ClosedError.
+func (ch *Channel) failure() error {
+	err := ch.Err()
+	var ae *amqp.Error
+	if errors.As(err, &ae) && err == error(ae) {
+		return ae
+	}
+	return &amqp.ClosedError{What: ch.name, Reason: err}
+}
+
+// sendFailed maps a write error: encoding errors are the caller's and leave
+// the channel open.
+func (ch *Channel) sendFailed(err error) error {
+	if errors.Is(err, amqp.ErrInvalidArgument) {
+		return err
+	}
+	if errors.Is(err, amqp.ErrClosed) {
+		return &amqp.ClosedError{What: ch.name, Reason: ch.c.Err()}
+	}
+	return err
+}
+
+// Send writes an asynchronous method (ack, reject, a no-wait request).
+func (ch *Channel) Send(req wire.Method) error {
+	if err := ch.usable(); err != nil {
+		return err
+	}
+	if err := ch.c.sendMethod(ch.id, req); err != nil {
+		return ch.sendFailed(err)
+	}
+	return nil
+}
+
+// Close closes the channel with the close handshake, bounded by the
+// timeout. Closing a closed channel returns nil.
+func (ch *Channel) Close() error {
+	ch.mu.Lock()
+	if ch.state != chOpen {
+		ch.mu.Unlock()
+		return nil
+	}
+	ch.state = chClosing
+	ch.mu.Unlock()
+	err := ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "bye"}))
+	if err != nil {
+		ch.closed(nil, true)
+		return nil // the connection is gone, so is the channel
+	}
+	timer := time.NewTimer(ch.c.timeout)
+	defer timer.Stop()
+	select {
+	case <-ch.done:
+		return nil
+	case <-timer.C:
+		ch.closed(amqp.ErrTimeout, false)
+		return fmt.Errorf("%w: %s: no channel.close-ok within %s", amqp.ErrTimeout, ch.name, ch.c.timeout)
+	}
+}
+
+// method routes a method frame received on this channel (reader goroutine).
+func (ch *Channel) method(m wire.Method) error {
+	k := &ch.c.proto.Known
+	if ch.asm.method != nil {
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: %s while a message body was expected", ch.name, m.Name())}
+	}
+	switch m.ID() {
+	case k.ChannelClose:
+		_ = ch.c.sendMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
+		ch.closed(m.(wire.Exception).Exception(), true)
+		return nil
+	case k.ChannelCloseOK:
+		ch.closed(nil, true)
+		return nil
+	}
+	ch.mu.Lock()
+	st := ch.state
+	ch.mu.Unlock()
+	if st != chOpen {
+		return nil // closing: everything but close/close-ok is dropped
+	}
+	if m.HasContent() {
+		return ch.asm.begin(ch, m)
+	}
+	if ch.c.proto.isAsync(m.ID()) {
+		ch.event(m)
+		return nil
+	}
+	select {
+	case ch.reply <- reply{m: m}:
+		return nil
+	default:
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s", ch.name, m.Name())}
+	}
+}
+
+// readFailedAsync closes the connection for a protocol error found outside
+// the reader.
+func (c *Conn) readFailedAsync(err *wire.FrameError) {
+	_ = c.sendMethod(0, c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: err.Code, Text: truncate(err.Msg)}))
+	c.shutdown(err)
+}

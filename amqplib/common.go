@@ -1,0 +1,117 @@
+package amqplib
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+)
+
+// Common is the part of the Channel API that both dialects share. The
+// dialects' Channel types embed it and add their typed AMQP methods.
+type Common struct{ ch *Channel }
+
+// NewCommon wraps an engine channel.
+func NewCommon(ch *Channel) Common { return Common{ch: ch} }
+
+// Engine returns the engine channel, for sending methods this package does
+// not wrap (Call, Send).
+func (c Common) Engine() *Channel { return c.ch }
+
+// ID returns the channel number.
+func (c Common) ID() uint16 { return c.ch.id }
+
+// Close closes the channel (close handshake, bounded by the timeout).
+// Closing a closed channel returns nil.
+func (c Common) Close() error { return c.ch.Close() }
+
+// IsClosed reports whether the channel is closed or closing.
+func (c Common) IsClosed() bool { return c.ch.IsClosed() }
+
+// Err returns why the channel closed: the broker's *amqp.Error, the
+// connection's reason, or nil while open or after Close.
+func (c Common) Err() error { return c.ch.Err() }
+
+// Done is closed when the channel has closed.
+func (c Common) Done() <-chan struct{} { return c.ch.done }
+
+// Wait dispatches one event (a delivery to its consumer's callback, a
+// returned message, a confirm, a cancel) on the caller's goroutine, waiting
+// as long as it takes. Once the channel is closed and drained it returns an
+// error matching amqp.ErrClosed that wraps the reason.
+func (c Common) Wait() error { return c.ch.Wait() }
+
+// WaitTimeout is Wait bounded by d; it returns an error matching
+// amqp.ErrTimeout when nothing arrived.
+func (c Common) WaitTimeout(d time.Duration) error { return c.ch.WaitTimeout(d) }
+
+// WaitContext is Wait bounded by ctx.
+func (c Common) WaitContext(ctx context.Context) error { return c.ch.WaitContext(ctx) }
+
+// Pending returns how many events wait to be dispatched.
+func (c Common) Pending() int { return c.ch.Pending() }
+
+// OnReturn sets the callback for mandatory messages the broker could not
+// route; it runs inside Wait. Without one, returns are dropped.
+func (c Common) OnReturn(fn func(*amqp.Return)) { c.ch.OnReturn(fn) }
+
+// OnCancel sets the callback for consumers the broker cancelled (queue
+// deleted, node down); it runs inside Wait.
+func (c Common) OnCancel(fn func(consumerTag string)) { c.ch.OnCancel(fn) }
+
+// ConnCommon is the part of the Connection API both dialects share.
+type ConnCommon struct{ c *Conn }
+
+// NewConnCommon wraps an engine connection.
+func NewConnCommon(c *Conn) ConnCommon { return ConnCommon{c: c} }
+
+// Engine returns the engine connection.
+func (c ConnCommon) Engine() *Conn { return c.c }
+
+// Close closes every channel and the connection with the close handshake,
+// then the socket; bounded by the timeout and idempotent.
+func (c ConnCommon) Close() error { return c.c.Close() }
+
+// State returns "open", "closing" or "closed".
+func (c ConnCommon) State() string { return c.c.State() }
+
+// IsClosed reports whether the connection is closed.
+func (c ConnCommon) IsClosed() bool { return c.c.State() == StateClosed }
+
+// Err returns why the connection closed: nil while open or after Close.
+func (c ConnCommon) Err() error { return c.c.Err() }
+
+// Done is closed when the connection has closed.
+func (c ConnCommon) Done() <-chan struct{} { return c.c.done }
+
+// ServerProperties returns the broker's connection.start properties.
+func (c ConnCommon) ServerProperties() amqp.Table { return c.c.tuned.ServerProperties }
+
+// ServerVersion returns the broker's product and version, e.g. "RabbitMQ 3.10.8".
+func (c ConnCommon) ServerVersion() string {
+	p, _ := c.c.tuned.ServerProperties["product"].(string)
+	v, _ := c.c.tuned.ServerProperties["version"].(string)
+	return strings.TrimSpace(p + " " + v)
+}
+
+// ChannelMax returns the negotiated highest channel number.
+func (c ConnCommon) ChannelMax() uint16 { return c.c.tuned.ChannelMax }
+
+// FrameMax returns the negotiated largest frame size in bytes.
+func (c ConnCommon) FrameMax() uint32 { return c.c.tuned.FrameMax }
+
+// Heartbeat returns the negotiated heartbeat interval (0: off).
+func (c ConnCommon) Heartbeat() time.Duration { return c.c.tuned.Heartbeat }
+
+// Capability reports whether the broker announced a capability in its
+// server properties (e.g. "consumer_priorities").
+func (c ConnCommon) Capability(name string) bool {
+	caps, _ := c.c.tuned.ServerProperties["capabilities"].(amqp.Table)
+	v, _ := caps[name].(bool)
+	return v
+}
+
+// OnClose sets a hook called once when the connection closes, with the
+// reason (nil after Close). It runs on the connection's event goroutine.
+func (c ConnCommon) OnClose(fn func(err error)) { c.c.SetHooks(func(h *Hooks) { h.OnClose = fn }) }

@@ -1,0 +1,320 @@
+package amqplib
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// Connection states reported by Conn.State.
+const (
+	StateOpen    = "open"
+	StateClosing = "closing"
+	StateClosed  = "closed"
+)
+
+// Tuned holds what the handshake negotiated and learnt about the broker.
+type Tuned struct {
+	ChannelMax       uint16
+	FrameMax         uint32
+	Heartbeat        time.Duration
+	ServerProperties amqp.Table
+	VersionMajor     uint8
+	VersionMinor     uint8
+	Mechanism        string
+	Locale           string
+}
+
+// Conn is one AMQP connection: the socket, the writer, the shared reader and
+// the open channels. It is safe for use by several goroutines.
+type Conn struct {
+	proto   *Protocol
+	cfg     amqp.Config
+	timeout time.Duration
+	nc      net.Conn
+	fr      *wire.FrameReader
+	tuned   Tuned
+	maxMsg  int
+
+	wmu    sync.Mutex // guards enc, bufs and writes to nc
+	enc    wire.Encoder
+	bufs   net.Buffers
+	writes atomic.Uint64 // bumped on every write, read by the heartbeat sender
+
+	mu       sync.Mutex // guards the fields below
+	chans    []atomic.Pointer[Channel]
+	lastID   uint16
+	closing  bool
+	closeErr error // why the connection closed (nil after a clean Close)
+	blocked  string
+
+	done      chan struct{} // closed when the connection is gone
+	closeOK   chan struct{} // closed when connection.close-ok arrived
+	readerEnd chan struct{} // closed when the reader goroutine returned
+	shutOnce  sync.Once
+	events    hookQueue
+}
+
+// Protocol returns the dialect descriptor.
+func (c *Conn) Protocol() *Protocol { return c.proto }
+
+// Tuned returns the negotiated limits and the broker's properties.
+func (c *Conn) Tuned() Tuned { return c.tuned }
+
+// Timeout returns the bound on blocking calls.
+func (c *Conn) Timeout() time.Duration { return c.timeout }
+
+// Done is closed when the connection has closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// State returns "open", "closing" or "closed".
+func (c *Conn) State() string {
+	select {
+	case <-c.done:
+		return StateClosed
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return StateClosing
+	}
+	return StateOpen
+}
+
+// Err returns why the connection closed: nil while open or after Close.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Blocked returns the broker's reason while it blocks publishers, else "".
+func (c *Conn) Blocked() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blocked
+}
+
+// closedError describes the closed connection for callers.
+func (c *Conn) closedError() error {
+	return &amqp.ClosedError{What: "connection", Reason: c.Err()}
+}
+
+// flushLocked sends the encoder's buffer, or the write vectors when the
+// caller laid some out, with a write deadline; the caller holds wmu. A write error shuts the
+// connection down.
+func (c *Conn) flushLocked() error {
+	if err := c.enc.Err(); err != nil {
+		c.enc.Reset()
+		c.bufs = c.bufs[:0]
+		return err
+	}
+	select {
+	case <-c.done:
+		c.enc.Reset()
+		c.bufs = c.bufs[:0]
+		return c.closedError()
+	default:
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	var err error
+	if len(c.bufs) == 0 {
+		_, err = c.nc.Write(c.enc.Buf)
+	} else {
+		bufs := c.bufs // complete: the caller laid out every vector
+		_, err = bufs.WriteTo(c.nc)
+		clear(c.bufs)
+		c.bufs = c.bufs[:0]
+	}
+	c.enc.Reset()
+	c.writes.Add(1)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: write to the broker timed out (connection blocked or network stalled)"))
+		}
+		c.shutdown(err)
+		return c.closedError()
+	}
+	return nil
+}
+
+// sendMethod encodes and writes one method frame.
+func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.enc.MethodFrame(channel, m)
+	return c.flushLocked()
+}
+
+// shutdown closes the connection for a reason (nil for a clean close). It
+// is idempotent; only the first reason is kept.
+func (c *Conn) shutdown(reason error) {
+	c.shutOnce.Do(func() {
+		c.mu.Lock()
+		c.closeErr = reason
+		c.closing = true
+		c.mu.Unlock()
+		close(c.done)
+		_ = c.nc.Close()
+		for i := range c.chans {
+			if ch := c.chans[i].Load(); ch != nil {
+				ch.closed(nil, false)
+			}
+		}
+		c.events.push(hookEvent{kind: hookClose, err: reason})
+		c.events.close()
+	})
+}
+
+// Close closes every channel and the connection with the close handshake,
+// then the socket. It is bounded by the timeout and idempotent: a second call
+// returns nil.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		<-c.readerEnd
+		return nil
+	}
+	c.closing = true
+	c.mu.Unlock()
+
+	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"})
+	err := c.sendMethod(0, msg)
+	if err == nil {
+		timer := time.NewTimer(c.timeout)
+		select {
+		case <-c.closeOK:
+		case <-c.done:
+		case <-timer.C:
+			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: no connection.close-ok from the broker"))
+		}
+		timer.Stop()
+	}
+	select {
+	case <-c.done:
+		if e := c.Err(); e != nil && err == nil && !errors.Is(e, io.EOF) {
+			// The broker closed first; report why, once.
+			err = nil
+		}
+	default:
+		c.shutdown(nil)
+	}
+	<-c.readerEnd
+	return err
+}
+
+// hooks
+
+const (
+	hookClose = iota
+	hookBlocked
+	hookUnblocked
+)
+
+type hookEvent struct {
+	kind   int
+	reason string
+	err    error
+}
+
+// Hooks are the connection-level callbacks. They run on the connection's
+// event goroutine, one at a time, never on the reader.
+type Hooks struct {
+	OnClose     func(err error)       // nil err: closed by Close
+	OnBlocked   func(reason string)   // connection.blocked (0-9-1)
+	OnUnblocked func()                // connection.unblocked (0-9-1)
+}
+
+// hookQueue is an unbounded queue drained by one goroutine.
+type hookQueue struct {
+	mu     sync.Mutex
+	hooks  Hooks
+	q      []hookEvent
+	closed bool
+	signal chan struct{}
+	done   chan struct{}
+}
+
+func (h *hookQueue) start() {
+	h.signal = make(chan struct{}, 1)
+	h.done = make(chan struct{})
+	go h.run()
+}
+
+func (h *hookQueue) set(f func(*Hooks)) {
+	h.mu.Lock()
+	f(&h.hooks)
+	h.mu.Unlock()
+}
+
+func (h *hookQueue) push(e hookEvent) {
+	h.mu.Lock()
+	if !h.closed {
+		h.q = append(h.q, e)
+	}
+	h.mu.Unlock()
+	select {
+	case h.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hookQueue) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	select {
+	case h.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hookQueue) run() {
+	defer close(h.done)
+	for range h.signal {
+		for {
+			h.mu.Lock()
+			if len(h.q) == 0 {
+				closed := h.closed
+				h.mu.Unlock()
+				if closed {
+					return
+				}
+				break
+			}
+			e := h.q[0]
+			h.q = h.q[1:]
+			hooks := h.hooks
+			h.mu.Unlock()
+			switch e.kind {
+			case hookClose:
+				if hooks.OnClose != nil {
+					hooks.OnClose(e.err)
+				}
+			case hookBlocked:
+				if hooks.OnBlocked != nil {
+					hooks.OnBlocked(e.reason)
+				}
+			case hookUnblocked:
+				if hooks.OnUnblocked != nil {
+					hooks.OnUnblocked()
+				}
+			}
+		}
+	}
+}
+
+// SetHooks replaces the connection hooks through f.
+func (c *Conn) SetHooks(f func(*Hooks)) { c.events.set(f) }
+
+// HooksDone is closed when the last hook (OnClose) has returned.
+func (c *Conn) HooksDone() <-chan struct{} { return c.events.done }

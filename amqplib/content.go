@@ -1,0 +1,206 @@
+package amqplib
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// assembly is a message being received: its method, then a content header,
+// then body frames until body-size bytes arrived. Only the reader touches it.
+type assembly struct {
+	method   wire.Method
+	d        *amqp.Delivery // deliver, get-ok
+	r        *amqp.Return   // return
+	props    *amqp.Properties
+	header   bool
+	body     []byte
+	off      int
+	size     uint64
+	tooLarge bool
+}
+
+func (a *assembly) begin(ch *Channel, m wire.Method) error {
+	*a = assembly{method: m}
+	switch m := m.(type) {
+	case wire.Delivering:
+		a.d = &amqp.Delivery{}
+		m.DeliveryInfo(a.d)
+		a.props = &a.d.Properties
+	case wire.Returning:
+		a.r = &amqp.Return{}
+		m.ReturnInfo(a.r)
+		a.props = &a.r.Properties
+	default:
+		return &wire.FrameError{Code: amqp.CommandInvalid, Msg: fmt.Sprintf("%s: content method %s is not supported", ch.name, m.Name())}
+	}
+	return nil
+}
+
+// header decodes a content header into the message under assembly.
+func (ch *Channel) header(payload []byte) error {
+	a := &ch.asm
+	if a.method == nil || a.header {
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: ch.name + ": content header without a content method"}
+	}
+	d := wire.NewDecoder(payload)
+	class, size := d.ContentHeader(a.props)
+	if err := d.Finish(); err != nil {
+		return &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("%s: bad content header: %v", ch.name, err)}
+	}
+	if class != a.method.ID().Class() {
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: content header for class %d after %s", ch.name, class, a.method.Name())}
+	}
+	a.header, a.size = true, size
+	if size > uint64(ch.c.maxMsg) {
+		a.tooLarge = true
+	} else {
+		a.body = make([]byte, size)
+	}
+	if size == 0 {
+		ch.complete()
+	}
+	return nil
+}
+
+// readBody reads a body frame straight into the message's buffer, which was
+// sized from the content header.
+func (ch *Channel) readBody(size uint32) error {
+	a := &ch.asm
+	if !a.header {
+		_, _ = ch.c.fr.ReadPayload()
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: ch.name + ": body frame before the content header"}
+	}
+	if uint64(a.off)+uint64(size) > a.size {
+		_, _ = ch.c.fr.ReadPayload()
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: body frames exceed the body size %d", ch.name, a.size)}
+	}
+	var err error
+	if a.tooLarge {
+		_, err = ch.c.fr.ReadPayload()
+	} else {
+		err = ch.c.fr.Payload(a.body[a.off : a.off+int(size)])
+	}
+	if err != nil {
+		return err
+	}
+	a.off += int(size)
+	if uint64(a.off) == a.size {
+		ch.complete()
+	}
+	return nil
+}
+
+// complete hands a whole message on: get-ok to the waiting caller,
+// deliveries and returns to the event queue.
+func (ch *Channel) complete() {
+	a := ch.asm
+	ch.asm = assembly{}
+	if a.tooLarge {
+		ch.abandon(fmt.Errorf("%w: %s: a %d-byte message exceeds the limit of %d bytes (Config.MaxMessageSize)", amqp.ErrTooLarge, ch.name, a.size, ch.c.maxMsg))
+		return
+	}
+	switch {
+	case a.d != nil:
+		a.d.Body = a.body
+		if a.method.ID() == ch.c.proto.Known.BasicGetOK {
+			select {
+			case ch.reply <- reply{m: a.method, d: a.d}:
+			default: // nobody asked: dropped, the broker requeues it when the channel closes
+			}
+			return
+		}
+		ch.push(event{kind: evDeliver, d: a.d})
+	case a.r != nil:
+		a.r.Body = a.body
+		ch.push(event{kind: evReturn, r: a.r})
+	}
+}
+
+// smallBody is the size up to which a body is copied into the write buffer
+// rather than written from the caller's slice.
+const smallBody = 64 << 10
+
+// PublishContent writes a content method (basic.publish), its header and its body
+// split into frames of at most frame_max-8 bytes, under one lock and in one
+// write. In confirm mode it returns the message's sequence number.
+func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, error) {
+	if err := ch.usable(); err != nil {
+		return 0, err
+	}
+	c := ch.c
+	max := int(c.tuned.FrameMax) - wire.FrameOverhead
+	if c.tuned.FrameMax == 0 {
+		max = 1 << 24
+	}
+	body := msg.Body
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	e := &c.enc
+	e.MethodFrame(ch.id, req)
+	hstart := e.BeginFrame(wire.FrameHeader, ch.id)
+	e.ContentHeader(req.ID().Class(), uint64(len(body)), &msg.Properties)
+	if len(e.Buf)-hstart > max && e.Err() == nil {
+		e.Fail(amqp.Invalid("message properties of %d bytes do not fit in one frame (frame_max %d)", len(e.Buf)-hstart, c.tuned.FrameMax))
+	}
+	e.EndFrame(hstart)
+	if e.Err() != nil {
+		return 0, ch.sendFailed(c.flushLocked())
+	}
+	if len(body) <= smallBody {
+		for off := 0; off < len(body); off += max {
+			chunk := body[off:min(off+max, len(body))]
+			s := e.BeginFrame(wire.FrameBody, ch.id)
+			e.Buf = append(e.Buf, chunk...)
+			e.EndFrame(s)
+		}
+	} else {
+		ch.bodyVectors(body, max)
+	}
+	var seq uint64
+	ch.mu.Lock()
+	if ch.conf.on {
+		ch.conf.next++
+		seq = ch.conf.next
+	}
+	ch.mu.Unlock()
+	if err := c.flushLocked(); err != nil {
+		return 0, ch.sendFailed(err)
+	}
+	return seq, nil
+}
+
+// bodyVectors lays out a large body as write vectors pointing into the
+// caller's slice, with the frame headers and end octets in the encoder.
+func (ch *Channel) bodyVectors(body []byte, max int) {
+	c := ch.c
+	e := &c.enc
+	n := (len(body) + max - 1) / max
+	e.Buf = slices.Grow(e.Buf, n*wire.FrameOverhead)
+	mark := 0
+	for off := 0; off < len(body); off += max {
+		chunk := body[off:min(off+max, len(body))]
+		if off > 0 {
+			e.Buf = append(e.Buf, wire.FrameEnd)
+		}
+		e.Buf = append(e.Buf, wire.FrameBody, byte(ch.id>>8), byte(ch.id),
+			byte(len(chunk)>>24), byte(len(chunk)>>16), byte(len(chunk)>>8), byte(len(chunk)))
+		c.bufs = append(c.bufs, e.Buf[mark:len(e.Buf):len(e.Buf)], chunk)
+		mark = len(e.Buf)
+	}
+	e.Buf = append(e.Buf, wire.FrameEnd)
+	c.bufs = append(c.bufs, e.Buf[mark:])
+}
+
+// GetMessage sends basic.get and returns the message, or ok=false when the queue
+// was empty.
+func (ch *Channel) GetMessage(req wire.Method) (d *amqp.Delivery, ok bool, err error) {
+	k := &ch.c.proto.Known
+	r, err := ch.call(req, []wire.MethodID{k.BasicGetOK, k.BasicGetEmpty})
+	if err != nil || r.m.ID() == k.BasicGetEmpty {
+		return nil, false, err
+	}
+	return r.d, true, nil
+}

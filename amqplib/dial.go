@@ -1,0 +1,263 @@
+package amqplib
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// Handshaker is a dialect's part of opening a connection: everything from
+// connection.start to connection.open-ok, over h.
+type Handshaker func(h *Handshake) error
+
+// Dial connects to the broker named by uri, sends the protocol header, runs
+// the dialect's handshake and starts the reader. ctx and the configured
+// connection timeout bound the whole of it.
+func Dial(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, hs Handshaker) (*Conn, error) {
+	timeout := cfg.ConnectionTimeout
+	if timeout <= 0 {
+		timeout = uri.ConnectionTimeout
+	}
+	if timeout <= 0 {
+		timeout = amqp.DefaultConnectionTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	tlsCfg := cfg.TLS
+	if tlsCfg == nil && uri.TLS {
+		var err error
+		if tlsCfg, err = uri.TLSConfig(); err != nil {
+			return nil, err
+		}
+	}
+	dial := cfg.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	nc, err := dial(ctx, "tcp", uri.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("amqp: dial %s: %w", uri.Addr(), err)
+	}
+	if tlsCfg != nil {
+		tc := tlsCfg.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = uri.Host
+		}
+		tconn := tls.Client(nc, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("amqp: TLS handshake with %s: %w", uri.Addr(), err)
+		}
+		nc = tconn
+	}
+	c := newConn(p, cfg, nc)
+	h := &Handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header"}
+	err = h.run(ctx, hs)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.start()
+	return c, nil
+}
+
+func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
+	c := &Conn{
+		proto:     p,
+		cfg:       cfg,
+		timeout:   cfg.TimeoutOrDefault(),
+		nc:        nc,
+		maxMsg:    cfg.MaxMessageSize,
+		done:      make(chan struct{}),
+		closeOK:   make(chan struct{}),
+		readerEnd: make(chan struct{}),
+	}
+	if c.maxMsg <= 0 {
+		c.maxMsg = amqp.DefaultMaxMessageSize
+	}
+	c.enc.Policy = p.Tables
+	c.fr = wire.NewFrameReader(deadlineReader{c}, 64<<10)
+	return c
+}
+
+// deadlineReader arms the read deadline before every read from the socket
+// once heartbeats are on, so 2 intervals of silence end the read.
+type deadlineReader struct{ c *Conn }
+
+func (r deadlineReader) Read(p []byte) (int, error) {
+	if hb := r.c.tuned.Heartbeat; hb > 0 {
+		_ = r.c.nc.SetReadDeadline(time.Now().Add(2 * hb))
+	}
+	return r.c.nc.Read(p)
+}
+
+// start launches the reader, the heartbeat sender and the hook goroutine.
+func (c *Conn) start() {
+	_ = c.nc.SetDeadline(time.Time{})
+	c.fr.SetMaxFrame(c.tuned.FrameMax)
+	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
+	c.events.start()
+	go c.readLoop()
+	if c.tuned.Heartbeat > 0 {
+		go c.heartbeatLoop()
+	}
+}
+
+// Handshake carries the connection through the dialect's handshake.
+type Handshake struct {
+	c      *Conn
+	URI    amqp.URI     // where to, who, which vhost
+	Config *amqp.Config // the caller's settings
+	stage  string
+}
+
+func (h *Handshake) run(ctx context.Context, hs Handshaker) error {
+	c := h.c
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := c.nc.Write(c.proto.Header[:]); err != nil {
+		return h.fail(err)
+	}
+	// A broker that refuses the version answers with its own header.
+	peek, err := c.fr.Buffered().Peek(8)
+	if err != nil {
+		return h.fail(err)
+	}
+	if bytes.HasPrefix(peek, []byte("AMQP")) {
+		return fmt.Errorf("%w: the broker refused AMQP %s and offers protocol header % X", amqp.ErrUnsupported, c.proto.Name, peek)
+	}
+	h.stage = "connection.start"
+	if err := hs(h); err != nil {
+		var ae *amqp.Error
+		if errors.As(err, &ae) || errors.Is(err, amqp.ErrHandshake) || errors.Is(err, amqp.ErrAuth) || errors.Is(err, amqp.ErrUnsupported) {
+			return err
+		}
+		return h.fail(err)
+	}
+	return nil
+}
+
+// fail turns an I/O error during the handshake into a typed error that says
+// which step was under way.
+func (h *Handshake) fail(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w: no answer from the broker during %s", amqp.ErrHandshake, amqp.ErrTimeout, h.stage)
+	}
+	if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) && h.stage == "login" {
+		return fmt.Errorf("%w: the broker closed the connection after the login was sent (wrong user name or password, or mechanism refused)", amqp.ErrAuth)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
+		return fmt.Errorf("%w: the broker closed the connection during %s", amqp.ErrHandshake, h.stage)
+	}
+	return fmt.Errorf("%w: during %s: %w", amqp.ErrHandshake, h.stage, err)
+}
+
+// Send writes a method on channel 0. The stage names the step for errors.
+func (h *Handshake) Send(m wire.Method) error {
+	switch {
+	case m.ID() == h.c.proto.Known.ConnectionStartOK || m.ID() == h.c.proto.Known.ConnectionSecureOK:
+		h.stage = "login"
+	default:
+		h.stage = m.Name()
+	}
+	h.c.enc.Reset()
+	h.c.enc.MethodFrame(0, m)
+	if err := h.c.enc.Err(); err != nil {
+		return err
+	}
+	if _, err := h.c.nc.Write(h.c.enc.Buf); err != nil {
+		return h.fail(err)
+	}
+	h.c.enc.Reset()
+	return nil
+}
+
+// Recv reads the next method on channel 0, skipping heartbeats. A
+// connection.close from the broker is answered and returned as *amqp.Error
+// (wrapped in ErrAuth when it is 403 during the login).
+func (h *Handshake) Recv() (wire.Method, error) {
+	for {
+		typ, ch, payload, err := h.c.fr.ReadFrame()
+		if err != nil {
+			return nil, h.fail(err)
+		}
+		if typ == wire.FrameHeartbeat {
+			continue
+		}
+		if typ != wire.FrameMethod || ch != 0 {
+			return nil, fmt.Errorf("%w: %w: frame type %d on channel %d during %s", amqp.ErrHandshake, amqp.ErrProtocol, typ, ch, h.stage)
+		}
+		m, err := decodeMethod(h.c.proto, payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, err)
+		}
+		if m.ID() == h.c.proto.Known.ConnectionClose {
+			e := m.(wire.Exception).Exception()
+			_ = h.Send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
+			if e.Code == amqp.AccessRefused {
+				return nil, fmt.Errorf("%w: %w", amqp.ErrAuth, e)
+			}
+			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, e)
+		}
+		return m, nil
+	}
+}
+
+// Expect reads the next method and checks its type.
+func Expect[M wire.Method](h *Handshake) (M, error) {
+	m, err := h.Recv()
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	r, ok := m.(M)
+	if !ok {
+		return r, fmt.Errorf("%w: %w: got %s during %s", amqp.ErrHandshake, amqp.ErrProtocol, m.Name(), h.stage)
+	}
+	return r, nil
+}
+
+// Done records the negotiated parameters; the dialect calls it once
+// connection.open-ok arrived.
+func (h *Handshake) Done(t Tuned) { h.c.tuned = t }
+
+// Policy is the table policy used to encode (AMQPLAIN needs it).
+func (h *Handshake) Policy() wire.TablePolicy { return h.c.proto.Tables }
+
+// decodeMethod decodes a method frame payload with the dialect's structs.
+func decodeMethod(p *Protocol, payload []byte) (wire.Method, error) {
+	if len(payload) < 4 {
+		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("method frame of %d bytes", len(payload))}
+	}
+	id := wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3]))
+	m := p.NewMethod(id)
+	if m == nil {
+		return nil, &wire.FrameError{Code: amqp.CommandInvalid, Msg: fmt.Sprintf("unknown method %s for AMQP %s", id, p.Name)}
+	}
+	d := wire.NewDecoder(payload[4:])
+	m.Decode(&d)
+	if err := d.Finish(); err != nil {
+		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("cannot decode %s: %v", m.Name(), err)}
+	}
+	return m, nil
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !op.Timeout()
+}

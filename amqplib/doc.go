@@ -1,0 +1,15 @@
+// Package amqplib is the version-independent engine shared by client08 and
+// client091: dialing, frames, the shared reader, RPCs, content assembly,
+// consumers, confirms, heartbeats, deadlines and closing.
+//
+// A dialect hands the engine a Protocol: its 8-byte header, its generated
+// method decoder, the ids of the methods the engine must recognise, and its
+// field-table policy. The dialect keeps its handshake and its typed API; all
+// shared channel semantics live here once.
+//
+// Concurrency: one reader goroutine per connection reads every frame and
+// never runs user code or blocks on a user. RPC replies go to a one-slot
+// mailbox (RPCs on a channel are serialised); deliveries, returns, confirms
+// and cancels go to the channel's unbounded event queue, drained by Wait on
+// the caller's goroutine. Connection hooks run on one event goroutine.
+package amqplib

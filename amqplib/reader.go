@@ -1,0 +1,167 @@
+package amqplib
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// readLoop is the shared reader: it reads every frame and routes it. It
+// never runs user code and never blocks on a user.
+func (c *Conn) readLoop() {
+	defer close(c.readerEnd)
+	for {
+		err := c.readFrame()
+		if err == nil {
+			continue
+		}
+		c.readFailed(err)
+		return
+	}
+}
+
+// readFailed turns the reader's error into the connection's close reason.
+func (c *Conn) readFailed(err error) {
+	select {
+	case <-c.done: // closed on purpose; the read error is just the socket closing
+		return
+	default:
+	}
+	var fe *wire.FrameError
+	switch {
+	case errors.Is(err, errServerClosed):
+		return // already shut down with the broker's reason
+	case errors.As(err, &fe):
+		// Tell the broker what was wrong, without waiting for close-ok.
+		_ = c.sendMethod(0, c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: fe.Code, Text: truncate(fe.Msg)}))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("%w (%s interval, nothing for %s)", amqp.ErrHeartbeatTimeout, c.tuned.Heartbeat, 2*c.tuned.Heartbeat)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("amqp: the broker closed the connection without connection.close: %w", err)
+	}
+	c.shutdown(err)
+}
+
+var errServerClosed = errors.New("amqp: closed by the broker")
+
+func truncate(s string) string {
+	if len(s) > 255 {
+		return s[:252] + "..."
+	}
+	return s
+}
+
+func (c *Conn) readFrame() error {
+	typ, chID, size, err := c.fr.Next()
+	if err != nil {
+		return err
+	}
+	var ch *Channel
+	if chID != 0 && int(chID) < len(c.chans) {
+		ch = c.chans[chID].Load()
+	}
+	if typ == wire.FrameBody && ch != nil && ch.asm.method != nil {
+		return ch.readBody(size)
+	}
+	payload, err := c.fr.ReadPayload()
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case wire.FrameHeartbeat:
+		if chID != 0 {
+			return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("heartbeat on channel %d", chID)}
+		}
+		return nil
+	case wire.FrameMethod:
+		m, err := decodeMethod(c.proto, payload)
+		if err != nil {
+			return err
+		}
+		if chID == 0 {
+			return c.connectionMethod(m)
+		}
+		if ch == nil {
+			return nil // a channel we closed; frames in flight are dropped
+		}
+		return ch.method(m)
+	case wire.FrameHeader:
+		if ch == nil {
+			if chID == 0 {
+				return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: "content header on channel 0"}
+			}
+			return nil
+		}
+		return ch.header(payload)
+	default: // FrameBody with no content expected
+		if ch == nil && chID != 0 {
+			return nil
+		}
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("unexpected body frame on channel %d", chID)}
+	}
+}
+
+// connectionMethod handles a method on channel 0.
+func (c *Conn) connectionMethod(m wire.Method) error {
+	k := &c.proto.Known
+	switch m.ID() {
+	case k.ConnectionClose:
+		e := m.(wire.Exception).Exception()
+		_ = c.sendMethod(0, c.proto.NewMethod(k.ConnectionCloseOK))
+		c.shutdown(e)
+		return errServerClosed
+	case k.ConnectionCloseOK:
+		close(c.closeOK)
+		c.shutdown(nil)
+		return errServerClosed
+	case k.ConnectionBlocked:
+		reason := "blocked"
+		if b, ok := m.(interface{ BlockedReason() string }); ok {
+			reason = b.BlockedReason()
+		}
+		c.mu.Lock()
+		c.blocked = reason
+		c.mu.Unlock()
+		c.events.push(hookEvent{kind: hookBlocked, reason: reason})
+		return nil
+	case k.ConnectionUnblocked:
+		c.mu.Lock()
+		c.blocked = ""
+		c.mu.Unlock()
+		c.events.push(hookEvent{kind: hookUnblocked})
+		return nil
+	}
+	return &wire.FrameError{Code: amqp.CommandInvalid, Msg: "unexpected " + m.Name() + " on channel 0"}
+}
+
+// heartbeatLoop sends a heartbeat when nothing was written for half the
+// interval. Silence from the broker is caught by the reader's deadline.
+func (c *Conn) heartbeatLoop() {
+	t := time.NewTicker(c.tuned.Heartbeat / 2)
+	defer t.Stop()
+	last := c.writes.Load()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		if n := c.writes.Load(); n != last {
+			last = n
+			continue
+		}
+		c.wmu.Lock()
+		c.enc.Heartbeat()
+		err := c.flushLocked()
+		c.wmu.Unlock()
+		if err != nil {
+			return
+		}
+		last = c.writes.Load()
+	}
+}

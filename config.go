@@ -1,0 +1,63 @@
+package amqp
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+)
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultTimeout           = 30 * time.Second
+	DefaultConnectionTimeout = 30 * time.Second
+	DefaultHeartbeat         = 60 * time.Second
+	DefaultMaxMessageSize    = 128 << 20 // RabbitMQ's own max_message_size
+	DefaultLocale            = "en_US"
+)
+
+// Config tunes a connection. Its zero value works: every zero field means the
+// default, or the value given in the URI's query.
+type Config struct {
+	// Timeout bounds every blocking call (RPCs, close handshakes, confirm
+	// waits). Default 30 s.
+	Timeout time.Duration
+	// ConnectionTimeout bounds the TCP/TLS dial plus the AMQP handshake.
+	// Default 30 s (URI: connection_timeout, in ms).
+	ConnectionTimeout time.Duration
+	// Heartbeat is the interval asked for in tune-ok. 0: the URI's value,
+	// else the smaller of 60 s and the broker's proposal; NoHeartbeat disables
+	// heartbeats (URI: heartbeat, in seconds, 0 = off).
+	Heartbeat time.Duration
+	// FrameMax caps the frame size (0: URI, else the broker's).
+	FrameMax uint32
+	// ChannelMax caps the channel count (0: URI, else the broker's).
+	ChannelMax uint16
+	// AuthMechanisms lists SASL mechanisms in order of preference
+	// (0-9-1 default PLAIN then AMQPLAIN; 0-8 default AMQPLAIN then PLAIN).
+	AuthMechanisms []string
+	// TLS overrides the TLS settings derived from an amqps URI. Setting it on
+	// an amqp URI enables TLS too.
+	TLS *tls.Config
+	// ConnectionName is shown by RabbitMQ's management UI.
+	ConnectionName string
+	// Properties are extra client properties sent in connection.start-ok.
+	Properties Table
+	// MaxMessageSize bounds the body of a received message; larger ones close
+	// the connection with ErrTooLarge. Default 128 MiB.
+	MaxMessageSize int
+	// Locale asked for (default en_US when the broker offers it).
+	Locale string
+	// Dial opens the TCP connection (default net.Dialer.DialContext).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logf receives diagnostic lines (nil: none). Passwords never reach it.
+	Logf func(format string, args ...any)
+}
+
+// TimeoutOrDefault returns Timeout, or DefaultTimeout when it is zero.
+func (c *Config) TimeoutOrDefault() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
