@@ -156,3 +156,8 @@ func trimPrefix(s string) string {
 	}
 	return s
 }
+
+// ErrUnsupportedf returns an error wrapping ErrUnsupported with a detail.
+func ErrUnsupportedf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+}

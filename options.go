@@ -92,3 +92,13 @@ type QosOptions struct {
 	// it RabbitMQ applies the limit to each consumer created afterwards.
 	Global bool
 }
+
+// PurgeOptions are the optional parts of queue.purge.
+type PurgeOptions struct {
+	NoWait bool // do not wait for purge-ok (the count is then 0)
+}
+
+// FlowOptions are the arguments of channel.flow.
+type FlowOptions struct {
+	Stop bool // pause deliveries (active=false); the zero value resumes
+}

@@ -35,12 +35,13 @@ type Channel struct {
 	rpc   sync.Mutex
 	reply chan reply
 
-	mu     sync.Mutex // guards state, reason, the event queue and confirms
-	state  int
-	reason error
-	done   chan struct{}
-	queue  eventQueue
-	conf   confirms
+	mu       sync.Mutex // guards state, reason, the event queue and confirms
+	state    int
+	reason   error
+	done     chan struct{} // closed once the channel is unusable (closing or closed)
+	doneOnce sync.Once
+	queue    eventQueue
+	conf     confirms
 
 	asm assembly // the reader's content in progress
 
@@ -146,24 +147,26 @@ func (ch *Channel) usable() error {
 	return &amqp.ClosedError{What: ch.name, Reason: ch.Err()}
 }
 
-// closed marks the channel closed for reason; unregister frees its id.
+// closed marks the channel closed for reason (the first reason stays);
+// unregister frees its id for reuse.
 func (ch *Channel) closed(reason error, unregister bool) {
 	ch.mu.Lock()
-	if ch.state == chClosed {
-		ch.mu.Unlock()
-		return
-	}
-	ch.state = chClosed
-	if ch.reason == nil {
-		ch.reason = reason
+	if ch.state != chClosed {
+		ch.state = chClosed
+		if ch.reason == nil {
+			ch.reason = reason
+		}
 	}
 	ch.mu.Unlock()
-	close(ch.done)
+	ch.finish()
 	if unregister {
 		ch.c.chans[ch.id].CompareAndSwap(ch, nil)
 	}
 	ch.queue.wake()
 }
+
+// finish wakes everyone waiting on the channel, once.
+func (ch *Channel) finish() { ch.doneOnce.Do(func() { close(ch.done) }) }
 
 // abandon gives the channel up after a failed wait: it tells the broker to
 // close it and keeps the id until close-ok so late replies are dropped.
@@ -176,7 +179,7 @@ func (ch *Channel) abandon(reason error) {
 	ch.state = chClosing
 	ch.reason = reason
 	ch.mu.Unlock()
-	close(ch.done)
+	ch.finish()
 	ch.queue.wake()
 	_ = ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
 		&amqp.Error{Code: amqp.ReplySuccess, Text: truncate("client gave up the channel: " + reason.Error())}))

@@ -115,3 +115,16 @@ func (c ConnCommon) Capability(name string) bool {
 // OnClose sets a hook called once when the connection closes, with the
 // reason (nil after Close). It runs on the connection's event goroutine.
 func (c ConnCommon) OnClose(fn func(err error)) { c.c.SetHooks(func(h *Hooks) { h.OnClose = fn }) }
+
+// Options returns the single optional options struct of a variadic call
+// (its zero value when none was given); more than one is an error.
+func Options[T any](opts []T) (T, error) {
+	var zero T
+	switch len(opts) {
+	case 0:
+		return zero, nil
+	case 1:
+		return opts[0], nil
+	}
+	return zero, amqp.Invalid("at most one %T may be given, got %d", zero, len(opts))
+}

@@ -2,7 +2,6 @@ package amqplib
 
 import (
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -199,15 +198,7 @@ func (c *Conn) Close() error {
 		}
 		timer.Stop()
 	}
-	select {
-	case <-c.done:
-		if e := c.Err(); e != nil && err == nil && !errors.Is(e, io.EOF) {
-			// The broker closed first; report why, once.
-			err = nil
-		}
-	default:
-		c.shutdown(nil)
-	}
+	c.shutdown(nil) // no-op when the broker's close-ok (or its own close) got there first
 	<-c.readerEnd
 	return err
 }
@@ -229,9 +220,9 @@ type hookEvent struct {
 // Hooks are the connection-level callbacks. They run on the connection's
 // event goroutine, one at a time, never on the reader.
 type Hooks struct {
-	OnClose     func(err error)       // nil err: closed by Close
-	OnBlocked   func(reason string)   // connection.blocked (0-9-1)
-	OnUnblocked func()                // connection.unblocked (0-9-1)
+	OnClose     func(err error)     // nil err: closed by Close
+	OnBlocked   func(reason string) // connection.blocked (0-9-1)
+	OnUnblocked func()              // connection.unblocked (0-9-1)
 }
 
 // hookQueue is an unbounded queue drained by one goroutine.

@@ -261,3 +261,8 @@ func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && !op.Timeout()
 }
+
+// Unexpected is the error for a method that does not belong at this step.
+func (h *Handshake) Unexpected(m wire.Method) error {
+	return fmt.Errorf("%w: %w: got %s during %s", amqp.ErrHandshake, amqp.ErrProtocol, m.Name(), h.stage)
+}

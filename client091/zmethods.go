@@ -9,6 +9,74 @@ import (
 	"github.com/amqplib-go/amqp/amqplib/wire"
 )
 
+// Method ids, class<<16 | method.
+const (
+	IDConnectionStart          wire.MethodID = 10<<16 | 10  // connection.start
+	IDConnectionStartOK        wire.MethodID = 10<<16 | 11  // connection.start-ok
+	IDConnectionSecure         wire.MethodID = 10<<16 | 20  // connection.secure
+	IDConnectionSecureOK       wire.MethodID = 10<<16 | 21  // connection.secure-ok
+	IDConnectionTune           wire.MethodID = 10<<16 | 30  // connection.tune
+	IDConnectionTuneOK         wire.MethodID = 10<<16 | 31  // connection.tune-ok
+	IDConnectionOpen           wire.MethodID = 10<<16 | 40  // connection.open
+	IDConnectionOpenOK         wire.MethodID = 10<<16 | 41  // connection.open-ok
+	IDConnectionClose          wire.MethodID = 10<<16 | 50  // connection.close
+	IDConnectionCloseOK        wire.MethodID = 10<<16 | 51  // connection.close-ok
+	IDConnectionBlocked        wire.MethodID = 10<<16 | 60  // connection.blocked
+	IDConnectionUnblocked      wire.MethodID = 10<<16 | 61  // connection.unblocked
+	IDConnectionUpdateSecret   wire.MethodID = 10<<16 | 70  // connection.update-secret
+	IDConnectionUpdateSecretOK wire.MethodID = 10<<16 | 71  // connection.update-secret-ok
+	IDChannelOpen              wire.MethodID = 20<<16 | 10  // channel.open
+	IDChannelOpenOK            wire.MethodID = 20<<16 | 11  // channel.open-ok
+	IDChannelFlow              wire.MethodID = 20<<16 | 20  // channel.flow
+	IDChannelFlowOK            wire.MethodID = 20<<16 | 21  // channel.flow-ok
+	IDChannelClose             wire.MethodID = 20<<16 | 40  // channel.close
+	IDChannelCloseOK           wire.MethodID = 20<<16 | 41  // channel.close-ok
+	IDExchangeDeclare          wire.MethodID = 40<<16 | 10  // exchange.declare
+	IDExchangeDeclareOK        wire.MethodID = 40<<16 | 11  // exchange.declare-ok
+	IDExchangeDelete           wire.MethodID = 40<<16 | 20  // exchange.delete
+	IDExchangeDeleteOK         wire.MethodID = 40<<16 | 21  // exchange.delete-ok
+	IDExchangeBind             wire.MethodID = 40<<16 | 30  // exchange.bind
+	IDExchangeBindOK           wire.MethodID = 40<<16 | 31  // exchange.bind-ok
+	IDExchangeUnbind           wire.MethodID = 40<<16 | 40  // exchange.unbind
+	IDExchangeUnbindOK         wire.MethodID = 40<<16 | 51  // exchange.unbind-ok
+	IDQueueDeclare             wire.MethodID = 50<<16 | 10  // queue.declare
+	IDQueueDeclareOK           wire.MethodID = 50<<16 | 11  // queue.declare-ok
+	IDQueueBind                wire.MethodID = 50<<16 | 20  // queue.bind
+	IDQueueBindOK              wire.MethodID = 50<<16 | 21  // queue.bind-ok
+	IDQueuePurge               wire.MethodID = 50<<16 | 30  // queue.purge
+	IDQueuePurgeOK             wire.MethodID = 50<<16 | 31  // queue.purge-ok
+	IDQueueDelete              wire.MethodID = 50<<16 | 40  // queue.delete
+	IDQueueDeleteOK            wire.MethodID = 50<<16 | 41  // queue.delete-ok
+	IDQueueUnbind              wire.MethodID = 50<<16 | 50  // queue.unbind
+	IDQueueUnbindOK            wire.MethodID = 50<<16 | 51  // queue.unbind-ok
+	IDBasicQos                 wire.MethodID = 60<<16 | 10  // basic.qos
+	IDBasicQosOK               wire.MethodID = 60<<16 | 11  // basic.qos-ok
+	IDBasicConsume             wire.MethodID = 60<<16 | 20  // basic.consume
+	IDBasicConsumeOK           wire.MethodID = 60<<16 | 21  // basic.consume-ok
+	IDBasicCancel              wire.MethodID = 60<<16 | 30  // basic.cancel
+	IDBasicCancelOK            wire.MethodID = 60<<16 | 31  // basic.cancel-ok
+	IDBasicPublish             wire.MethodID = 60<<16 | 40  // basic.publish
+	IDBasicReturn              wire.MethodID = 60<<16 | 50  // basic.return
+	IDBasicDeliver             wire.MethodID = 60<<16 | 60  // basic.deliver
+	IDBasicGet                 wire.MethodID = 60<<16 | 70  // basic.get
+	IDBasicGetOK               wire.MethodID = 60<<16 | 71  // basic.get-ok
+	IDBasicGetEmpty            wire.MethodID = 60<<16 | 72  // basic.get-empty
+	IDBasicAck                 wire.MethodID = 60<<16 | 80  // basic.ack
+	IDBasicReject              wire.MethodID = 60<<16 | 90  // basic.reject
+	IDBasicRecoverAsync        wire.MethodID = 60<<16 | 100 // basic.recover-async
+	IDBasicRecover             wire.MethodID = 60<<16 | 110 // basic.recover
+	IDBasicRecoverOK           wire.MethodID = 60<<16 | 111 // basic.recover-ok
+	IDBasicNack                wire.MethodID = 60<<16 | 120 // basic.nack
+	IDConfirmSelect            wire.MethodID = 85<<16 | 10  // confirm.select
+	IDConfirmSelectOK          wire.MethodID = 85<<16 | 11  // confirm.select-ok
+	IDTxSelect                 wire.MethodID = 90<<16 | 10  // tx.select
+	IDTxSelectOK               wire.MethodID = 90<<16 | 11  // tx.select-ok
+	IDTxCommit                 wire.MethodID = 90<<16 | 20  // tx.commit
+	IDTxCommitOK               wire.MethodID = 90<<16 | 21  // tx.commit-ok
+	IDTxRollback               wire.MethodID = 90<<16 | 30  // tx.rollback
+	IDTxRollbackOK             wire.MethodID = 90<<16 | 31  // tx.rollback-ok
+)
+
 // ConnectionStart is connection.start (10.10). Reply: connection.start-ok.
 type ConnectionStart struct {
 	VersionMajor     uint8
@@ -18,7 +86,7 @@ type ConnectionStart struct {
 	Locales          string
 }
 
-func (*ConnectionStart) ID() wire.MethodID { return wire.MethodID(10<<16 | 10) }
+func (*ConnectionStart) ID() wire.MethodID { return IDConnectionStart }
 func (*ConnectionStart) Name() string      { return "connection.start" }
 func (*ConnectionStart) HasContent() bool  { return false }
 
@@ -46,7 +114,7 @@ type ConnectionStartOK struct {
 	Locale           string
 }
 
-func (*ConnectionStartOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 11) }
+func (*ConnectionStartOK) ID() wire.MethodID { return IDConnectionStartOK }
 func (*ConnectionStartOK) Name() string      { return "connection.start-ok" }
 func (*ConnectionStartOK) HasContent() bool  { return false }
 
@@ -69,7 +137,7 @@ type ConnectionSecure struct {
 	Challenge string
 }
 
-func (*ConnectionSecure) ID() wire.MethodID { return wire.MethodID(10<<16 | 20) }
+func (*ConnectionSecure) ID() wire.MethodID { return IDConnectionSecure }
 func (*ConnectionSecure) Name() string      { return "connection.secure" }
 func (*ConnectionSecure) HasContent() bool  { return false }
 
@@ -86,7 +154,7 @@ type ConnectionSecureOK struct {
 	Response string
 }
 
-func (*ConnectionSecureOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 21) }
+func (*ConnectionSecureOK) ID() wire.MethodID { return IDConnectionSecureOK }
 func (*ConnectionSecureOK) Name() string      { return "connection.secure-ok" }
 func (*ConnectionSecureOK) HasContent() bool  { return false }
 
@@ -105,7 +173,7 @@ type ConnectionTune struct {
 	Heartbeat  uint16
 }
 
-func (*ConnectionTune) ID() wire.MethodID { return wire.MethodID(10<<16 | 30) }
+func (*ConnectionTune) ID() wire.MethodID { return IDConnectionTune }
 func (*ConnectionTune) Name() string      { return "connection.tune" }
 func (*ConnectionTune) HasContent() bool  { return false }
 
@@ -128,7 +196,7 @@ type ConnectionTuneOK struct {
 	Heartbeat  uint16
 }
 
-func (*ConnectionTuneOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 31) }
+func (*ConnectionTuneOK) ID() wire.MethodID { return IDConnectionTuneOK }
 func (*ConnectionTuneOK) Name() string      { return "connection.tune-ok" }
 func (*ConnectionTuneOK) HasContent() bool  { return false }
 
@@ -151,7 +219,7 @@ type ConnectionOpen struct {
 	// reserved-2 (bit) is sent as false and ignored on receipt.
 }
 
-func (*ConnectionOpen) ID() wire.MethodID { return wire.MethodID(10<<16 | 40) }
+func (*ConnectionOpen) ID() wire.MethodID { return IDConnectionOpen }
 func (*ConnectionOpen) Name() string      { return "connection.open" }
 func (*ConnectionOpen) HasContent() bool  { return false }
 
@@ -172,7 +240,7 @@ type ConnectionOpenOK struct {
 	// reserved-1 (shortstr) is sent as "" and ignored on receipt.
 }
 
-func (*ConnectionOpenOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 41) }
+func (*ConnectionOpenOK) ID() wire.MethodID { return IDConnectionOpenOK }
 func (*ConnectionOpenOK) Name() string      { return "connection.open-ok" }
 func (*ConnectionOpenOK) HasContent() bool  { return false }
 
@@ -192,7 +260,7 @@ type ConnectionClose struct {
 	MethodID  uint16
 }
 
-func (*ConnectionClose) ID() wire.MethodID { return wire.MethodID(10<<16 | 50) }
+func (*ConnectionClose) ID() wire.MethodID { return IDConnectionClose }
 func (*ConnectionClose) Name() string      { return "connection.close" }
 func (*ConnectionClose) HasContent() bool  { return false }
 
@@ -228,7 +296,7 @@ var _ wire.Exception = (*ConnectionClose)(nil)
 // ConnectionCloseOK is connection.close-ok (10.51).
 type ConnectionCloseOK struct{}
 
-func (*ConnectionCloseOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 51) }
+func (*ConnectionCloseOK) ID() wire.MethodID { return IDConnectionCloseOK }
 func (*ConnectionCloseOK) Name() string      { return "connection.close-ok" }
 func (*ConnectionCloseOK) HasContent() bool  { return false }
 
@@ -241,7 +309,7 @@ type ConnectionBlocked struct {
 	Reason string
 }
 
-func (*ConnectionBlocked) ID() wire.MethodID { return wire.MethodID(10<<16 | 60) }
+func (*ConnectionBlocked) ID() wire.MethodID { return IDConnectionBlocked }
 func (*ConnectionBlocked) Name() string      { return "connection.blocked" }
 func (*ConnectionBlocked) HasContent() bool  { return false }
 
@@ -262,7 +330,7 @@ var _ wire.BlockedNotice = (*ConnectionBlocked)(nil)
 // Added from rabbitmq-0-9-1-extensions.xml.
 type ConnectionUnblocked struct{}
 
-func (*ConnectionUnblocked) ID() wire.MethodID { return wire.MethodID(10<<16 | 61) }
+func (*ConnectionUnblocked) ID() wire.MethodID { return IDConnectionUnblocked }
 func (*ConnectionUnblocked) Name() string      { return "connection.unblocked" }
 func (*ConnectionUnblocked) HasContent() bool  { return false }
 
@@ -276,7 +344,7 @@ type ConnectionUpdateSecret struct {
 	Reason    string
 }
 
-func (*ConnectionUpdateSecret) ID() wire.MethodID { return wire.MethodID(10<<16 | 70) }
+func (*ConnectionUpdateSecret) ID() wire.MethodID { return IDConnectionUpdateSecret }
 func (*ConnectionUpdateSecret) Name() string      { return "connection.update-secret" }
 func (*ConnectionUpdateSecret) HasContent() bool  { return false }
 
@@ -294,7 +362,7 @@ func (m *ConnectionUpdateSecret) Decode(d *wire.Decoder) {
 // Added from rabbitmq-0-9-1-extensions.xml.
 type ConnectionUpdateSecretOK struct{}
 
-func (*ConnectionUpdateSecretOK) ID() wire.MethodID { return wire.MethodID(10<<16 | 71) }
+func (*ConnectionUpdateSecretOK) ID() wire.MethodID { return IDConnectionUpdateSecretOK }
 func (*ConnectionUpdateSecretOK) Name() string      { return "connection.update-secret-ok" }
 func (*ConnectionUpdateSecretOK) HasContent() bool  { return false }
 
@@ -306,7 +374,7 @@ type ChannelOpen struct {
 	// reserved-1 (shortstr) is sent as "" and ignored on receipt.
 }
 
-func (*ChannelOpen) ID() wire.MethodID { return wire.MethodID(20<<16 | 10) }
+func (*ChannelOpen) ID() wire.MethodID { return IDChannelOpen }
 func (*ChannelOpen) Name() string      { return "channel.open" }
 func (*ChannelOpen) HasContent() bool  { return false }
 
@@ -323,7 +391,7 @@ type ChannelOpenOK struct {
 	// reserved-1 (longstr) is sent as "" and ignored on receipt.
 }
 
-func (*ChannelOpenOK) ID() wire.MethodID { return wire.MethodID(20<<16 | 11) }
+func (*ChannelOpenOK) ID() wire.MethodID { return IDChannelOpenOK }
 func (*ChannelOpenOK) Name() string      { return "channel.open-ok" }
 func (*ChannelOpenOK) HasContent() bool  { return false }
 
@@ -340,7 +408,7 @@ type ChannelFlow struct {
 	Active bool
 }
 
-func (*ChannelFlow) ID() wire.MethodID { return wire.MethodID(20<<16 | 20) }
+func (*ChannelFlow) ID() wire.MethodID { return IDChannelFlow }
 func (*ChannelFlow) Name() string      { return "channel.flow" }
 func (*ChannelFlow) HasContent() bool  { return false }
 
@@ -362,7 +430,7 @@ type ChannelFlowOK struct {
 	Active bool
 }
 
-func (*ChannelFlowOK) ID() wire.MethodID { return wire.MethodID(20<<16 | 21) }
+func (*ChannelFlowOK) ID() wire.MethodID { return IDChannelFlowOK }
 func (*ChannelFlowOK) Name() string      { return "channel.flow-ok" }
 func (*ChannelFlowOK) HasContent() bool  { return false }
 
@@ -387,7 +455,7 @@ type ChannelClose struct {
 	MethodID  uint16
 }
 
-func (*ChannelClose) ID() wire.MethodID { return wire.MethodID(20<<16 | 40) }
+func (*ChannelClose) ID() wire.MethodID { return IDChannelClose }
 func (*ChannelClose) Name() string      { return "channel.close" }
 func (*ChannelClose) HasContent() bool  { return false }
 
@@ -423,7 +491,7 @@ var _ wire.Exception = (*ChannelClose)(nil)
 // ChannelCloseOK is channel.close-ok (20.41).
 type ChannelCloseOK struct{}
 
-func (*ChannelCloseOK) ID() wire.MethodID { return wire.MethodID(20<<16 | 41) }
+func (*ChannelCloseOK) ID() wire.MethodID { return IDChannelCloseOK }
 func (*ChannelCloseOK) Name() string      { return "channel.close-ok" }
 func (*ChannelCloseOK) HasContent() bool  { return false }
 
@@ -443,7 +511,7 @@ type ExchangeDeclare struct {
 	Arguments  amqp.Table
 }
 
-func (*ExchangeDeclare) ID() wire.MethodID { return wire.MethodID(40<<16 | 10) }
+func (*ExchangeDeclare) ID() wire.MethodID { return IDExchangeDeclare }
 func (*ExchangeDeclare) Name() string      { return "exchange.declare" }
 func (*ExchangeDeclare) HasContent() bool  { return false }
 
@@ -487,7 +555,7 @@ func (m *ExchangeDeclare) Decode(d *wire.Decoder) {
 // ExchangeDeclareOK is exchange.declare-ok (40.11).
 type ExchangeDeclareOK struct{}
 
-func (*ExchangeDeclareOK) ID() wire.MethodID { return wire.MethodID(40<<16 | 11) }
+func (*ExchangeDeclareOK) ID() wire.MethodID { return IDExchangeDeclareOK }
 func (*ExchangeDeclareOK) Name() string      { return "exchange.declare-ok" }
 func (*ExchangeDeclareOK) HasContent() bool  { return false }
 
@@ -502,7 +570,7 @@ type ExchangeDelete struct {
 	NoWait   bool
 }
 
-func (*ExchangeDelete) ID() wire.MethodID { return wire.MethodID(40<<16 | 20) }
+func (*ExchangeDelete) ID() wire.MethodID { return IDExchangeDelete }
 func (*ExchangeDelete) Name() string      { return "exchange.delete" }
 func (*ExchangeDelete) HasContent() bool  { return false }
 
@@ -530,7 +598,7 @@ func (m *ExchangeDelete) Decode(d *wire.Decoder) {
 // ExchangeDeleteOK is exchange.delete-ok (40.21).
 type ExchangeDeleteOK struct{}
 
-func (*ExchangeDeleteOK) ID() wire.MethodID { return wire.MethodID(40<<16 | 21) }
+func (*ExchangeDeleteOK) ID() wire.MethodID { return IDExchangeDeleteOK }
 func (*ExchangeDeleteOK) Name() string      { return "exchange.delete-ok" }
 func (*ExchangeDeleteOK) HasContent() bool  { return false }
 
@@ -547,7 +615,7 @@ type ExchangeBind struct {
 	Arguments   amqp.Table
 }
 
-func (*ExchangeBind) ID() wire.MethodID { return wire.MethodID(40<<16 | 30) }
+func (*ExchangeBind) ID() wire.MethodID { return IDExchangeBind }
 func (*ExchangeBind) Name() string      { return "exchange.bind" }
 func (*ExchangeBind) HasContent() bool  { return false }
 
@@ -577,7 +645,7 @@ func (m *ExchangeBind) Decode(d *wire.Decoder) {
 // ExchangeBindOK is exchange.bind-ok (40.31).
 type ExchangeBindOK struct{}
 
-func (*ExchangeBindOK) ID() wire.MethodID { return wire.MethodID(40<<16 | 31) }
+func (*ExchangeBindOK) ID() wire.MethodID { return IDExchangeBindOK }
 func (*ExchangeBindOK) Name() string      { return "exchange.bind-ok" }
 func (*ExchangeBindOK) HasContent() bool  { return false }
 
@@ -594,7 +662,7 @@ type ExchangeUnbind struct {
 	Arguments   amqp.Table
 }
 
-func (*ExchangeUnbind) ID() wire.MethodID { return wire.MethodID(40<<16 | 40) }
+func (*ExchangeUnbind) ID() wire.MethodID { return IDExchangeUnbind }
 func (*ExchangeUnbind) Name() string      { return "exchange.unbind" }
 func (*ExchangeUnbind) HasContent() bool  { return false }
 
@@ -624,7 +692,7 @@ func (m *ExchangeUnbind) Decode(d *wire.Decoder) {
 // ExchangeUnbindOK is exchange.unbind-ok (40.51).
 type ExchangeUnbindOK struct{}
 
-func (*ExchangeUnbindOK) ID() wire.MethodID { return wire.MethodID(40<<16 | 51) }
+func (*ExchangeUnbindOK) ID() wire.MethodID { return IDExchangeUnbindOK }
 func (*ExchangeUnbindOK) Name() string      { return "exchange.unbind-ok" }
 func (*ExchangeUnbindOK) HasContent() bool  { return false }
 
@@ -643,7 +711,7 @@ type QueueDeclare struct {
 	Arguments  amqp.Table
 }
 
-func (*QueueDeclare) ID() wire.MethodID { return wire.MethodID(50<<16 | 10) }
+func (*QueueDeclare) ID() wire.MethodID { return IDQueueDeclare }
 func (*QueueDeclare) Name() string      { return "queue.declare" }
 func (*QueueDeclare) HasContent() bool  { return false }
 
@@ -689,7 +757,7 @@ type QueueDeclareOK struct {
 	ConsumerCount uint32
 }
 
-func (*QueueDeclareOK) ID() wire.MethodID { return wire.MethodID(50<<16 | 11) }
+func (*QueueDeclareOK) ID() wire.MethodID { return IDQueueDeclareOK }
 func (*QueueDeclareOK) Name() string      { return "queue.declare-ok" }
 func (*QueueDeclareOK) HasContent() bool  { return false }
 
@@ -715,7 +783,7 @@ type QueueBind struct {
 	Arguments  amqp.Table
 }
 
-func (*QueueBind) ID() wire.MethodID { return wire.MethodID(50<<16 | 20) }
+func (*QueueBind) ID() wire.MethodID { return IDQueueBind }
 func (*QueueBind) Name() string      { return "queue.bind" }
 func (*QueueBind) HasContent() bool  { return false }
 
@@ -745,7 +813,7 @@ func (m *QueueBind) Decode(d *wire.Decoder) {
 // QueueBindOK is queue.bind-ok (50.21).
 type QueueBindOK struct{}
 
-func (*QueueBindOK) ID() wire.MethodID { return wire.MethodID(50<<16 | 21) }
+func (*QueueBindOK) ID() wire.MethodID { return IDQueueBindOK }
 func (*QueueBindOK) Name() string      { return "queue.bind-ok" }
 func (*QueueBindOK) HasContent() bool  { return false }
 
@@ -759,7 +827,7 @@ type QueuePurge struct {
 	NoWait bool
 }
 
-func (*QueuePurge) ID() wire.MethodID { return wire.MethodID(50<<16 | 30) }
+func (*QueuePurge) ID() wire.MethodID { return IDQueuePurge }
 func (*QueuePurge) Name() string      { return "queue.purge" }
 func (*QueuePurge) HasContent() bool  { return false }
 
@@ -785,7 +853,7 @@ type QueuePurgeOK struct {
 	MessageCount uint32
 }
 
-func (*QueuePurgeOK) ID() wire.MethodID { return wire.MethodID(50<<16 | 31) }
+func (*QueuePurgeOK) ID() wire.MethodID { return IDQueuePurgeOK }
 func (*QueuePurgeOK) Name() string      { return "queue.purge-ok" }
 func (*QueuePurgeOK) HasContent() bool  { return false }
 
@@ -806,7 +874,7 @@ type QueueDelete struct {
 	NoWait   bool
 }
 
-func (*QueueDelete) ID() wire.MethodID { return wire.MethodID(50<<16 | 40) }
+func (*QueueDelete) ID() wire.MethodID { return IDQueueDelete }
 func (*QueueDelete) Name() string      { return "queue.delete" }
 func (*QueueDelete) HasContent() bool  { return false }
 
@@ -840,7 +908,7 @@ type QueueDeleteOK struct {
 	MessageCount uint32
 }
 
-func (*QueueDeleteOK) ID() wire.MethodID { return wire.MethodID(50<<16 | 41) }
+func (*QueueDeleteOK) ID() wire.MethodID { return IDQueueDeleteOK }
 func (*QueueDeleteOK) Name() string      { return "queue.delete-ok" }
 func (*QueueDeleteOK) HasContent() bool  { return false }
 
@@ -861,7 +929,7 @@ type QueueUnbind struct {
 	Arguments  amqp.Table
 }
 
-func (*QueueUnbind) ID() wire.MethodID { return wire.MethodID(50<<16 | 50) }
+func (*QueueUnbind) ID() wire.MethodID { return IDQueueUnbind }
 func (*QueueUnbind) Name() string      { return "queue.unbind" }
 func (*QueueUnbind) HasContent() bool  { return false }
 
@@ -884,7 +952,7 @@ func (m *QueueUnbind) Decode(d *wire.Decoder) {
 // QueueUnbindOK is queue.unbind-ok (50.51).
 type QueueUnbindOK struct{}
 
-func (*QueueUnbindOK) ID() wire.MethodID { return wire.MethodID(50<<16 | 51) }
+func (*QueueUnbindOK) ID() wire.MethodID { return IDQueueUnbindOK }
 func (*QueueUnbindOK) Name() string      { return "queue.unbind-ok" }
 func (*QueueUnbindOK) HasContent() bool  { return false }
 
@@ -898,7 +966,7 @@ type BasicQos struct {
 	Global        bool
 }
 
-func (*BasicQos) ID() wire.MethodID { return wire.MethodID(60<<16 | 10) }
+func (*BasicQos) ID() wire.MethodID { return IDBasicQos }
 func (*BasicQos) Name() string      { return "basic.qos" }
 func (*BasicQos) HasContent() bool  { return false }
 
@@ -922,7 +990,7 @@ func (m *BasicQos) Decode(d *wire.Decoder) {
 // BasicQosOK is basic.qos-ok (60.11).
 type BasicQosOK struct{}
 
-func (*BasicQosOK) ID() wire.MethodID { return wire.MethodID(60<<16 | 11) }
+func (*BasicQosOK) ID() wire.MethodID { return IDBasicQosOK }
 func (*BasicQosOK) Name() string      { return "basic.qos-ok" }
 func (*BasicQosOK) HasContent() bool  { return false }
 
@@ -941,7 +1009,7 @@ type BasicConsume struct {
 	Arguments   amqp.Table
 }
 
-func (*BasicConsume) ID() wire.MethodID { return wire.MethodID(60<<16 | 20) }
+func (*BasicConsume) ID() wire.MethodID { return IDBasicConsume }
 func (*BasicConsume) Name() string      { return "basic.consume" }
 func (*BasicConsume) HasContent() bool  { return false }
 
@@ -983,7 +1051,7 @@ type BasicConsumeOK struct {
 	ConsumerTag string
 }
 
-func (*BasicConsumeOK) ID() wire.MethodID { return wire.MethodID(60<<16 | 21) }
+func (*BasicConsumeOK) ID() wire.MethodID { return IDBasicConsumeOK }
 func (*BasicConsumeOK) Name() string      { return "basic.consume-ok" }
 func (*BasicConsumeOK) HasContent() bool  { return false }
 
@@ -1001,7 +1069,7 @@ type BasicCancel struct {
 	NoWait      bool
 }
 
-func (*BasicCancel) ID() wire.MethodID { return wire.MethodID(60<<16 | 30) }
+func (*BasicCancel) ID() wire.MethodID { return IDBasicCancel }
 func (*BasicCancel) Name() string      { return "basic.cancel" }
 func (*BasicCancel) HasContent() bool  { return false }
 
@@ -1030,7 +1098,7 @@ type BasicCancelOK struct {
 	ConsumerTag string
 }
 
-func (*BasicCancelOK) ID() wire.MethodID { return wire.MethodID(60<<16 | 31) }
+func (*BasicCancelOK) ID() wire.MethodID { return IDBasicCancelOK }
 func (*BasicCancelOK) Name() string      { return "basic.cancel-ok" }
 func (*BasicCancelOK) HasContent() bool  { return false }
 
@@ -1051,7 +1119,7 @@ type BasicPublish struct {
 	Immediate  bool
 }
 
-func (*BasicPublish) ID() wire.MethodID { return wire.MethodID(60<<16 | 40) }
+func (*BasicPublish) ID() wire.MethodID { return IDBasicPublish }
 func (*BasicPublish) Name() string      { return "basic.publish" }
 func (*BasicPublish) HasContent() bool  { return true }
 
@@ -1086,7 +1154,7 @@ type BasicReturn struct {
 	RoutingKey string
 }
 
-func (*BasicReturn) ID() wire.MethodID { return wire.MethodID(60<<16 | 50) }
+func (*BasicReturn) ID() wire.MethodID { return IDBasicReturn }
 func (*BasicReturn) Name() string      { return "basic.return" }
 func (*BasicReturn) HasContent() bool  { return true }
 
@@ -1123,7 +1191,7 @@ type BasicDeliver struct {
 	RoutingKey  string
 }
 
-func (*BasicDeliver) ID() wire.MethodID { return wire.MethodID(60<<16 | 60) }
+func (*BasicDeliver) ID() wire.MethodID { return IDBasicDeliver }
 func (*BasicDeliver) Name() string      { return "basic.deliver" }
 func (*BasicDeliver) HasContent() bool  { return true }
 
@@ -1166,7 +1234,7 @@ type BasicGet struct {
 	NoAck bool
 }
 
-func (*BasicGet) ID() wire.MethodID { return wire.MethodID(60<<16 | 70) }
+func (*BasicGet) ID() wire.MethodID { return IDBasicGet }
 func (*BasicGet) Name() string      { return "basic.get" }
 func (*BasicGet) HasContent() bool  { return false }
 
@@ -1196,7 +1264,7 @@ type BasicGetOK struct {
 	MessageCount uint32
 }
 
-func (*BasicGetOK) ID() wire.MethodID { return wire.MethodID(60<<16 | 71) }
+func (*BasicGetOK) ID() wire.MethodID { return IDBasicGetOK }
 func (*BasicGetOK) Name() string      { return "basic.get-ok" }
 func (*BasicGetOK) HasContent() bool  { return true }
 
@@ -1237,7 +1305,7 @@ type BasicGetEmpty struct {
 	// reserved-1 (shortstr) is sent as "" and ignored on receipt.
 }
 
-func (*BasicGetEmpty) ID() wire.MethodID { return wire.MethodID(60<<16 | 72) }
+func (*BasicGetEmpty) ID() wire.MethodID { return IDBasicGetEmpty }
 func (*BasicGetEmpty) Name() string      { return "basic.get-empty" }
 func (*BasicGetEmpty) HasContent() bool  { return false }
 
@@ -1255,7 +1323,7 @@ type BasicAck struct {
 	Multiple    bool
 }
 
-func (*BasicAck) ID() wire.MethodID { return wire.MethodID(60<<16 | 80) }
+func (*BasicAck) ID() wire.MethodID { return IDBasicAck }
 func (*BasicAck) Name() string      { return "basic.ack" }
 func (*BasicAck) HasContent() bool  { return false }
 
@@ -1285,7 +1353,7 @@ type BasicReject struct {
 	Requeue     bool
 }
 
-func (*BasicReject) ID() wire.MethodID { return wire.MethodID(60<<16 | 90) }
+func (*BasicReject) ID() wire.MethodID { return IDBasicReject }
 func (*BasicReject) Name() string      { return "basic.reject" }
 func (*BasicReject) HasContent() bool  { return false }
 
@@ -1309,7 +1377,7 @@ type BasicRecoverAsync struct {
 	Requeue bool
 }
 
-func (*BasicRecoverAsync) ID() wire.MethodID { return wire.MethodID(60<<16 | 100) }
+func (*BasicRecoverAsync) ID() wire.MethodID { return IDBasicRecoverAsync }
 func (*BasicRecoverAsync) Name() string      { return "basic.recover-async" }
 func (*BasicRecoverAsync) HasContent() bool  { return false }
 
@@ -1331,7 +1399,7 @@ type BasicRecover struct {
 	Requeue bool
 }
 
-func (*BasicRecover) ID() wire.MethodID { return wire.MethodID(60<<16 | 110) }
+func (*BasicRecover) ID() wire.MethodID { return IDBasicRecover }
 func (*BasicRecover) Name() string      { return "basic.recover" }
 func (*BasicRecover) HasContent() bool  { return false }
 
@@ -1351,7 +1419,7 @@ func (m *BasicRecover) Decode(d *wire.Decoder) {
 // BasicRecoverOK is basic.recover-ok (60.111).
 type BasicRecoverOK struct{}
 
-func (*BasicRecoverOK) ID() wire.MethodID { return wire.MethodID(60<<16 | 111) }
+func (*BasicRecoverOK) ID() wire.MethodID { return IDBasicRecoverOK }
 func (*BasicRecoverOK) Name() string      { return "basic.recover-ok" }
 func (*BasicRecoverOK) HasContent() bool  { return false }
 
@@ -1365,7 +1433,7 @@ type BasicNack struct {
 	Requeue     bool
 }
 
-func (*BasicNack) ID() wire.MethodID { return wire.MethodID(60<<16 | 120) }
+func (*BasicNack) ID() wire.MethodID { return IDBasicNack }
 func (*BasicNack) Name() string      { return "basic.nack" }
 func (*BasicNack) HasContent() bool  { return false }
 
@@ -1398,7 +1466,7 @@ type ConfirmSelect struct {
 	NoWait bool
 }
 
-func (*ConfirmSelect) ID() wire.MethodID { return wire.MethodID(85<<16 | 10) }
+func (*ConfirmSelect) ID() wire.MethodID { return IDConfirmSelect }
 func (*ConfirmSelect) Name() string      { return "confirm.select" }
 func (*ConfirmSelect) HasContent() bool  { return false }
 
@@ -1418,7 +1486,7 @@ func (m *ConfirmSelect) Decode(d *wire.Decoder) {
 // ConfirmSelectOK is confirm.select-ok (85.11).
 type ConfirmSelectOK struct{}
 
-func (*ConfirmSelectOK) ID() wire.MethodID { return wire.MethodID(85<<16 | 11) }
+func (*ConfirmSelectOK) ID() wire.MethodID { return IDConfirmSelectOK }
 func (*ConfirmSelectOK) Name() string      { return "confirm.select-ok" }
 func (*ConfirmSelectOK) HasContent() bool  { return false }
 
@@ -1428,7 +1496,7 @@ func (*ConfirmSelectOK) Decode(*wire.Decoder) {}
 // TxSelect is tx.select (90.10). Reply: tx.select-ok.
 type TxSelect struct{}
 
-func (*TxSelect) ID() wire.MethodID { return wire.MethodID(90<<16 | 10) }
+func (*TxSelect) ID() wire.MethodID { return IDTxSelect }
 func (*TxSelect) Name() string      { return "tx.select" }
 func (*TxSelect) HasContent() bool  { return false }
 
@@ -1438,7 +1506,7 @@ func (*TxSelect) Decode(*wire.Decoder) {}
 // TxSelectOK is tx.select-ok (90.11).
 type TxSelectOK struct{}
 
-func (*TxSelectOK) ID() wire.MethodID { return wire.MethodID(90<<16 | 11) }
+func (*TxSelectOK) ID() wire.MethodID { return IDTxSelectOK }
 func (*TxSelectOK) Name() string      { return "tx.select-ok" }
 func (*TxSelectOK) HasContent() bool  { return false }
 
@@ -1448,7 +1516,7 @@ func (*TxSelectOK) Decode(*wire.Decoder) {}
 // TxCommit is tx.commit (90.20). Reply: tx.commit-ok.
 type TxCommit struct{}
 
-func (*TxCommit) ID() wire.MethodID { return wire.MethodID(90<<16 | 20) }
+func (*TxCommit) ID() wire.MethodID { return IDTxCommit }
 func (*TxCommit) Name() string      { return "tx.commit" }
 func (*TxCommit) HasContent() bool  { return false }
 
@@ -1458,7 +1526,7 @@ func (*TxCommit) Decode(*wire.Decoder) {}
 // TxCommitOK is tx.commit-ok (90.21).
 type TxCommitOK struct{}
 
-func (*TxCommitOK) ID() wire.MethodID { return wire.MethodID(90<<16 | 21) }
+func (*TxCommitOK) ID() wire.MethodID { return IDTxCommitOK }
 func (*TxCommitOK) Name() string      { return "tx.commit-ok" }
 func (*TxCommitOK) HasContent() bool  { return false }
 
@@ -1468,7 +1536,7 @@ func (*TxCommitOK) Decode(*wire.Decoder) {}
 // TxRollback is tx.rollback (90.30). Reply: tx.rollback-ok.
 type TxRollback struct{}
 
-func (*TxRollback) ID() wire.MethodID { return wire.MethodID(90<<16 | 30) }
+func (*TxRollback) ID() wire.MethodID { return IDTxRollback }
 func (*TxRollback) Name() string      { return "tx.rollback" }
 func (*TxRollback) HasContent() bool  { return false }
 
@@ -1478,7 +1546,7 @@ func (*TxRollback) Decode(*wire.Decoder) {}
 // TxRollbackOK is tx.rollback-ok (90.31).
 type TxRollbackOK struct{}
 
-func (*TxRollbackOK) ID() wire.MethodID { return wire.MethodID(90<<16 | 31) }
+func (*TxRollbackOK) ID() wire.MethodID { return IDTxRollbackOK }
 func (*TxRollbackOK) Name() string      { return "tx.rollback-ok" }
 func (*TxRollbackOK) HasContent() bool  { return false }
 

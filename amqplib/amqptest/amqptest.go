@@ -22,7 +22,7 @@ type Script func(s *Session) error
 
 // Server accepts connections on 127.0.0.1 and runs the script on each.
 type Server struct {
-	URL   string // amqp://guest:guest@127.0.0.1:port/
+	URL   string // amqp://guest:guest@127.0.0.1:port (vhost "/")
 	Addr  string
 	ln    net.Listener
 	proto *amqplib.Protocol
@@ -40,7 +40,7 @@ func NewServer(t testing.TB, p *amqplib.Protocol, script Script) *Server {
 		t.Fatalf("amqptest: listen: %v", err)
 	}
 	s := &Server{ln: ln, proto: p, Addr: ln.Addr().String()}
-	s.URL = "amqp://guest:guest@" + s.Addr + "/"
+	s.URL = "amqp://guest:guest@" + s.Addr
 	s.wg.Add(1)
 	go s.accept(script)
 	t.Cleanup(func() {

@@ -94,6 +94,7 @@ func generate(spec *Spec, pkg, source string, extras []string) ([]byte, error) {
 	w.p("%q", "github.com/amqplib-go/amqp/amqplib/wire")
 	w.p(")")
 
+	emitIDs(w, methods)
 	for _, m := range methods {
 		emitMethod(w, m)
 		for _, r := range playing[m] {
@@ -123,7 +124,7 @@ func emitMethod(w *writer, m *Method) {
 		emitFields(w, m)
 	}
 	// The wire.Method interface documents these methods.
-	w.p("func (*%s) ID() wire.MethodID { return wire.MethodID(%s) }", m.GoName, idExpr(m))
+	w.p("func (*%s) ID() wire.MethodID { return ID%s }", m.GoName, m.GoName)
 	w.p("func (*%s) Name() string { return %q }", m.GoName, m.FullName())
 	w.p("func (*%s) HasContent() bool { return %t }\n", m.GoName, m.Content)
 	if len(m.Fields) == 0 {
@@ -312,6 +313,17 @@ func bitNames(g []*Field) string {
 		names[i] = f.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// emitIDs writes one id constant per method, e.g. IDQueueDeclareOK, for
+// naming the replies an RPC waits for.
+func emitIDs(w *writer, methods []*Method) {
+	w.p("\n// Method ids, class<<16 | method.")
+	w.p("const (")
+	for _, m := range methods {
+		w.p("ID%s wire.MethodID = %s // %s", m.GoName, idExpr(m), m.FullName())
+	}
+	w.p(")")
 }
 
 func emitNewMethod(w *writer, methods []*Method) {

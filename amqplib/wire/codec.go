@@ -10,6 +10,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/amqplib-go/amqp"
@@ -26,8 +27,9 @@ const (
 	Tables08
 )
 
-// Encoder appends AMQP fields to Buf. The first error sticks: later calls do
-// nothing, and Err reports it.
+// Encoder appends AMQP fields to Buf. The first error sticks and Err reports
+// it; once an error is set, Buf holds a partial encoding that must not be
+// sent (the primitive appends keep appending, the composite ones stop).
 type Encoder struct {
 	Buf    []byte
 	Policy TablePolicy
@@ -74,14 +76,23 @@ func (e *Encoder) ShortStr(s string) {
 	e.Buf = append(e.Buf, s...)
 }
 
-// LongStr appends a long string (binary-safe).
+// LongStr appends a long string (binary-safe). Strings of 4 GiB or more are
+// refused with amqp.ErrInvalidArgument.
 func (e *Encoder) LongStr(s string) {
+	if uint64(len(s)) > math.MaxUint32 {
+		e.Fail(amqp.Invalid("long string of %d bytes exceeds 4 GiB", len(s)))
+		return
+	}
 	e.Long(uint32(len(s)))
 	e.Buf = append(e.Buf, s...)
 }
 
-// LongBytes appends a long string from bytes.
+// LongBytes appends a long string from bytes, with the limit of LongStr.
 func (e *Encoder) LongBytes(b []byte) {
+	if uint64(len(b)) > math.MaxUint32 {
+		e.Fail(amqp.Invalid("long string of %d bytes exceeds 4 GiB", len(b)))
+		return
+	}
 	e.Long(uint32(len(b)))
 	e.Buf = append(e.Buf, b...)
 }
@@ -116,7 +127,7 @@ func (d *Decoder) take(n int) []byte {
 		return nil
 	}
 	if n < 0 || len(d.Buf)-d.Off < n {
-		d.err = fmt.Errorf("%w: field runs past the end of the frame (offset %d, want %d bytes, have %d)", amqp.ErrProtocol, d.Off, n, len(d.Buf)-d.Off)
+		d.err = fmt.Errorf("%w: field runs past the end of its frame, table or array (offset %d, want %d bytes, have %d)", amqp.ErrProtocol, d.Off, n, len(d.Buf)-d.Off)
 		return nil
 	}
 	b := d.Buf[d.Off : d.Off+n : d.Off+n]

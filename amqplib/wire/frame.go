@@ -99,27 +99,17 @@ func (fr *FrameReader) Payload(dst []byte) error {
 	if _, err := io.ReadFull(fr.r, dst); err != nil {
 		return unexpectedEOF(err)
 	}
-	end, err := fr.r.ReadByte()
-	if err != nil {
-		return unexpectedEOF(err)
-	}
-	if end != FrameEnd {
-		return &FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("frame end octet is 0x%02X, want 0xCE", end)}
-	}
-	return nil
+	return fr.readEnd()
 }
 
 // ReadFrame reads a whole frame; the payload is valid until the next read.
 func (fr *FrameReader) ReadFrame() (typ uint8, channel uint16, payload []byte, err error) {
-	typ, channel, size, err := fr.Next()
+	typ, channel, _, err = fr.Next()
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	if uint32(cap(fr.buf)) < size {
-		fr.buf = make([]byte, size)
-	}
-	payload = fr.buf[:size]
-	return typ, channel, payload, fr.Payload(payload)
+	payload, err = fr.ReadPayload()
+	return typ, channel, payload, err
 }
 
 func unexpectedEOF(err error) error {

@@ -1,0 +1,63 @@
+# make demo      run examples/hello against a broker (found, started or installed)
+# make test      formatting, vet, generated code, then all tests with -race
+# make generate  regenerate the z*.go method files from the amqp-specs XML
+# make fuzz      run every fuzz target for $(FUZZTIME); fuzz-short for 5s each
+# make bench     run the benchmarks
+
+BROKER   := bash scripts/broker.sh
+FUZZTIME ?= 60s
+
+.PHONY: demo test generate check-generate bench fuzz fuzz-short clean
+
+demo:
+	@url=$$($(BROKER) ensure) && AMQP_URL="$$url" go run ./examples/hello
+
+# One recipe line, so the URL printed by broker.sh reaches go test.
+test:
+	@set -e; \
+	url=$$($(BROKER) ensure); \
+	$(BROKER) deps; \
+	unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; \
+	fi; \
+	echo "go vet ./..."; go vet ./...; \
+	$(MAKE) --no-print-directory check-generate; \
+	echo "go test -race -count=1 ./...  (AMQP_URL=$$(echo "$$url" | sed -E 's#(://[^:/@]*:)[^@]*@#\1xxxxx@#'))"; \
+	CI=$${CI:-} AMQP_URL="$$url" go test -race -count=1 ./...
+
+generate:
+	@$(BROKER) deps
+	go generate ./...
+
+# Fails when the committed z*.go files differ from what go generate writes now.
+check-generate: generate
+	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		echo "check-generate: not a git work tree, skipped"; exit 0; \
+	fi; \
+	if ! git diff --exit-code --stat -- ':(glob)**/z*.go'; then \
+		echo "check-generate: generated files are out of date; run 'make generate' and commit them"; exit 1; \
+	fi; \
+	new=$$(git ls-files --others --exclude-standard -- ':(glob)**/z*.go'); \
+	if [ -n "$$new" ] && [ "$${CI:-}" = true ]; then \
+		echo "check-generate: generated files are not committed:"; echo "$$new"; exit 1; \
+	fi
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+# Every FuzzXxx target of every package, one after the other.
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+		for target in $$(go test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+clean:
+	go clean ./...
+	rm -rf bin/ *.test *.out

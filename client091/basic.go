@@ -1,0 +1,125 @@
+package client091
+
+import (
+	"sync"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
+)
+
+// publisher reuses one basic.publish struct so publishing allocates nothing.
+type publisher struct {
+	mu  sync.Mutex
+	req BasicPublish
+}
+
+// Publish sends a message to an exchange ("" is the default exchange, which
+// routes by queue name). It does not wait for the broker; use confirm mode
+// (ConfirmSelect, WaitConfirm) to know the message was stored.
+func (ch *Channel) Publish(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
+	_, err := ch.publish(exchange, routingKey, &msg, opts)
+	return err
+}
+
+func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions) (uint64, error) {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return 0, err
+	}
+	if o.Immediate {
+		return 0, amqp.ErrUnsupportedf("the immediate flag: RabbitMQ 3.0 and later close the connection for it")
+	}
+	p := &ch.pub
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.req = BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
+	return ch.e.PublishContent(&p.req, msg)
+}
+
+// Get fetches one message from a queue. ok is false, with a nil error, when
+// the queue was empty.
+func (ch *Channel) Get(queue string, opts ...amqp.GetOptions) (d *amqp.Delivery, ok bool, err error) {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return nil, false, err
+	}
+	return ch.e.GetMessage(&BasicGet{Queue: queue, NoAck: o.NoAck})
+}
+
+// Consume starts a consumer on a queue and returns its tag. Deliveries are
+// passed to fn inside Wait, on the caller's goroutine.
+func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp.ConsumeOptions) (string, error) {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return "", err
+	}
+	if fn == nil {
+		return "", amqp.Invalid("Consume needs a callback")
+	}
+	req := &BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
+		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}
+	if o.NoWait {
+		if o.Tag == "" {
+			return "", amqp.Invalid("a no-wait consumer needs a tag")
+		}
+		if err := ch.e.Send(req); err != nil {
+			return "", err
+		}
+		ch.e.AddConsumer(o.Tag, fn)
+		return o.Tag, nil
+	}
+	m, err := ch.e.Call(req, Known.BasicConsumeOK)
+	if err != nil {
+		return "", err
+	}
+	tag := m.(*BasicConsumeOK).ConsumerTag
+	ch.e.AddConsumer(tag, fn)
+	return tag, nil
+}
+
+// Cancel stops a consumer. Deliveries still queued for it are dropped
+// (unacknowledged ones return to the queue when the channel closes).
+func (ch *Channel) Cancel(consumerTag string) error {
+	_, err := ch.e.Call(&BasicCancel{ConsumerTag: consumerTag}, IDBasicCancelOK)
+	ch.e.RemoveConsumer(consumerTag)
+	return err
+}
+
+// Ack acknowledges a delivery (with Multiple, every one up to it).
+func (ch *Channel) Ack(deliveryTag uint64, opts ...amqp.AckOptions) error {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return err
+	}
+	return ch.e.Send(&BasicAck{DeliveryTag: deliveryTag, Multiple: o.Multiple})
+}
+
+// Nack rejects a delivery (with Multiple, every one up to it), putting it
+// back in the queue with Requeue (a RabbitMQ extension).
+func (ch *Channel) Nack(deliveryTag uint64, opts ...amqp.NackOptions) error {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return err
+	}
+	return ch.e.Send(&BasicNack{DeliveryTag: deliveryTag, Multiple: o.Multiple, Requeue: o.Requeue})
+}
+
+// Reject rejects one delivery, putting it back in the queue with Requeue.
+func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return err
+	}
+	if o.Multiple {
+		return amqp.Invalid("basic.reject takes one delivery; use Nack for Multiple")
+	}
+	return ch.e.Send(&BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
+}
+
+// Recover asks the broker to redeliver every unacknowledged message on the
+// channel (they come back with Redelivered set). It always requeues: RabbitMQ
+// closes the connection for requeue=false.
+func (ch *Channel) Recover() error {
+	_, err := ch.e.Call(&BasicRecover{Requeue: true}, IDBasicRecoverOK)
+	return err
+}

@@ -1,0 +1,68 @@
+package client091
+
+import (
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
+)
+
+// Channel is an AMQP 0-9-1 channel. Every method that expects a reply
+// blocks until the broker answers or the connection timeout passes. A
+// channel is for one goroutine at a time; callbacks run inside Wait.
+type Channel struct {
+	amqplib.Common
+	e   *amqplib.Channel
+	pub publisher
+}
+
+func wrap(ch *amqplib.Channel) *Channel {
+	return &Channel{Common: amqplib.NewCommon(ch), e: ch}
+}
+
+// Qos limits unacknowledged deliveries: prefetchCount messages (0 = no
+// limit). RabbitMQ applies it per consumer created afterwards, or to the
+// whole channel with Global.
+func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return err
+	}
+	if prefetchCount < 0 || prefetchCount > 65535 {
+		return amqp.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
+	}
+	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	return err
+}
+
+// Flow asks the broker to pause (Stop) or resume deliveries on the channel.
+// RabbitMQ closes the connection for a pause (540), so Stop is refused
+// with ErrUnsupported before anything is sent when the broker is RabbitMQ.
+func (ch *Channel) Flow(opts amqp.FlowOptions) error {
+	if opts.Stop && ch.isRabbit() {
+		return amqp.ErrUnsupportedf("channel.flow with active=false: RabbitMQ closes the connection for it")
+	}
+	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	return err
+}
+
+func (ch *Channel) isRabbit() bool {
+	p, _ := ch.e.Conn().Tuned().ServerProperties["product"].(string)
+	return p == "RabbitMQ"
+}
+
+// TxSelect puts the channel in transaction mode.
+func (ch *Channel) TxSelect() error {
+	_, err := ch.e.Call(&TxSelect{}, IDTxSelectOK)
+	return err
+}
+
+// TxCommit commits the current transaction.
+func (ch *Channel) TxCommit() error {
+	_, err := ch.e.Call(&TxCommit{}, IDTxCommitOK)
+	return err
+}
+
+// TxRollback abandons the current transaction.
+func (ch *Channel) TxRollback() error {
+	_, err := ch.e.Call(&TxRollback{}, IDTxRollbackOK)
+	return err
+}
