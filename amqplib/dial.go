@@ -133,6 +133,7 @@ func (h *Handshake) run(ctx context.Context, hs Handshaker) error {
 	if _, err := c.nc.Write(c.proto.Header[:]); err != nil {
 		return h.fail(err)
 	}
+	h.stage = "connection.start"
 	// A broker that refuses the version answers with its own header.
 	peek, err := c.fr.Buffered().Peek(8)
 	if err != nil {
@@ -141,7 +142,6 @@ func (h *Handshake) run(ctx context.Context, hs Handshaker) error {
 	if bytes.HasPrefix(peek, []byte("AMQP")) {
 		return fmt.Errorf("%w: the broker refused AMQP %s and offers protocol header % X", amqp.ErrUnsupported, c.proto.Name, peek)
 	}
-	h.stage = "connection.start"
 	if err := hs(h); err != nil {
 		var ae *amqp.Error
 		if errors.As(err, &ae) || errors.Is(err, amqp.ErrHandshake) || errors.Is(err, amqp.ErrAuth) || errors.Is(err, amqp.ErrUnsupported) {

@@ -26,11 +26,16 @@ func fake(t *testing.T, tune amqptest.Tune, script amqptest.Script) *amqptest.Se
 	})
 }
 
-// hold keeps a fake connection open until the client goes away.
+// hold keeps a fake connection open, answering nothing but the client's
+// connection.close, until the client goes away.
 func hold(s *amqptest.Session) error {
 	for {
-		if _, err := s.Next(); err != nil {
+		f, err := s.Next()
+		if err != nil {
 			return nil
+		}
+		if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
+			return s.Send(0, &client091.ConnectionCloseOK{})
 		}
 	}
 }

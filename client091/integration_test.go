@@ -78,17 +78,21 @@ func TestBrokerMissingVhost(t *testing.T) {
 func TestBrokerQueueLifecycle(t *testing.T) {
 	_, ch := open(t)
 	ex := testbroker.Name(t, "ex")
-	require.NoError(t, ch.ExchangeDeclare(ex, "direct", amqp.ExchangeOptions{AutoDelete: true}))
+	require.NoError(t, ch.ExchangeDeclare(ex, "direct", amqp.ExchangeOptions{Durable: false}))
 	require.NoError(t, ch.ExchangeDeclare(ex, "direct", amqp.ExchangeOptions{Passive: true}))
 	q := testbroker.Name(t, "q")
 	info, err := ch.QueueDeclare(q, amqp.QueueOptions{AutoDelete: true, Arguments: amqp.Table{"x-max-length": int32(100)}})
 	require.NoError(t, err)
 	assert.Equal(t, amqp.QueueInfo{Name: q}, info)
 	require.NoError(t, ch.QueueBind(q, ex, "key"))
+	// Confirms are the sync point: a confirmed message is in its queues,
+	// while a passive declare may count before earlier publishes landed.
+	require.NoError(t, ch.ConfirmSelect())
 	for i := 0; i < 3; i++ {
 		require.NoError(t, ch.Publish(ex, "key", amqp.NewMessage("m")))
 	}
 	require.NoError(t, ch.Publish(ex, "other", amqp.NewMessage("unrouted")))
+	require.NoError(t, ch.WaitConfirms())
 	info = queueMessages(t, ch, q, 3)
 	assert.Equal(t, 3, info.Messages)
 	n, err := ch.QueuePurge(q)
@@ -97,6 +101,7 @@ func TestBrokerQueueLifecycle(t *testing.T) {
 	require.NoError(t, ch.QueueUnbind(q, ex, "key"))
 	require.NoError(t, ch.Publish(ex, "key", amqp.NewMessage("after unbind")))
 	require.NoError(t, ch.Publish("", q, amqp.NewMessage("direct")))
+	require.NoError(t, ch.WaitConfirms())
 	info = queueMessages(t, ch, q, 1)
 	assert.Equal(t, 1, info.Messages)
 	_, err = ch.QueueDelete(q, amqp.QueueDeleteOptions{IfEmpty: true})
@@ -111,8 +116,6 @@ func TestBrokerQueueLifecycle(t *testing.T) {
 // queueMessages checks the queue holds n messages.
 func queueMessages(t *testing.T, ch *client091.Channel, q string, n int) amqp.QueueInfo {
 	t.Helper()
-	// A confirm-free synchronisation point: an RPC on the same channel is
-	// answered after every earlier publish on it was routed.
 	info, err := ch.QueueDeclare(q, amqp.QueueOptions{Passive: true})
 	require.NoError(t, err)
 	require.Equal(t, n, info.Messages)
@@ -122,7 +125,8 @@ func queueMessages(t *testing.T, ch *client091.Channel, q string, n int) amqp.Qu
 func TestBrokerExchangeBind(t *testing.T) {
 	_, ch := open(t)
 	src, dst := testbroker.Name(t, "src"), testbroker.Name(t, "dst")
-	require.NoError(t, ch.ExchangeDeclare(src, "fanout", amqp.ExchangeOptions{AutoDelete: true}))
+	require.NoError(t, ch.ExchangeDeclare(src, "fanout"))
+	defer func() { require.NoError(t, ch.ExchangeDelete(src)) }()
 	require.NoError(t, ch.ExchangeDeclare(dst, "fanout", amqp.ExchangeOptions{AutoDelete: true}))
 	q := tempQueue(t, ch)
 	require.NoError(t, ch.QueueBind(q, dst, ""))

@@ -16,7 +16,8 @@ import (
 // 'A' a []any (never nil), 'F' an amqp.Table and 'V' nil. A zero-length
 // table decodes to an empty, non-nil Table, so "present but empty" (for
 // example a headers property) stays distinguishable from absent. When a later
-// key repeats an earlier one, the later value wins.
+// key repeats an earlier one, the later value wins. Keys are not checked for
+// UTF-8 (decoding is lenient), but the Encoder refuses to send such keys.
 //
 // An unknown type letter, a length that runs past the enclosing table, array
 // or frame, or nesting deeper than MaxTableDepth sets the decoder's error
