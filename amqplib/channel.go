@@ -20,8 +20,9 @@ const (
 
 // reply is what the reader hands to the caller waiting in an RPC.
 type reply struct {
-	m wire.Method
-	d *amqp.Delivery // basic.get-ok's message
+	id wire.MethodID
+	m  wire.Method    // nil for basic.get-ok, whose fields are in d
+	d  *amqp.Delivery // basic.get-ok's message
 }
 
 // Channel is one AMQP channel. RPCs are serialised: a second concurrent RPC
@@ -208,8 +209,8 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	defer timer.Stop()
 	select {
 	case r := <-ch.reply:
-		if !slices.Contains(replies, r.m.ID()) {
-			err := &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: got %s in reply to %s", ch.name, r.m.Name(), req.Name())}
+		if !slices.Contains(replies, r.id) {
+			err := &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: got method %s in reply to %s", ch.name, r.id, req.Name())}
 			ch.c.readFailedAsync(err)
 			return reply{}, err
 		}
@@ -286,7 +287,7 @@ func (ch *Channel) Close() error {
 // method routes a method frame received on this channel (reader goroutine).
 func (ch *Channel) method(m wire.Method) error {
 	k := &ch.c.proto.Known
-	if ch.asm.method != nil {
+	if ch.asm.id != 0 {
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: %s while a message body was expected", ch.name, m.Name())}
 	}
 	switch m.ID() {
@@ -312,7 +313,7 @@ func (ch *Channel) method(m wire.Method) error {
 		return nil
 	}
 	select {
-	case ch.reply <- reply{m: m}:
+	case ch.reply <- reply{id: m.ID(), m: m}:
 		return nil
 	default:
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s", ch.name, m.Name())}

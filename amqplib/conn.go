@@ -3,7 +3,6 @@ package amqplib
 import (
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,11 +40,20 @@ type Conn struct {
 	fr      *wire.FrameReader
 	tuned   Tuned
 	maxMsg  int
+	// the reader's own state
+	intern  wire.Interner
+	dec     wire.Decoder // interns through intern
+	scratch map[wire.MethodID]wire.Method
 
-	wmu    sync.Mutex // guards enc, bufs and writes to nc
-	enc    wire.Encoder
-	bufs   net.Buffers
-	writes atomic.Uint64 // bumped on every write, read by the heartbeat sender
+	wmu      sync.Mutex // guards the writer state below (see writer.go)
+	wcond    *sync.Cond // signalled when a write ends
+	enc      wire.Encoder
+	spare    []byte
+	bufs     [][]byte // write vectors of a large body, during its write
+	flushing bool     // a goroutine is writing to the socket
+	kicked   bool     // the flusher has been asked to write
+	kick     chan struct{}
+	writes   atomic.Uint64 // bumped on every write, read by the heartbeat sender
 
 	mu       sync.Mutex // guards the fields below
 	chans    []atomic.Pointer[Channel]
@@ -107,52 +115,6 @@ func (c *Conn) closedError() error {
 	return &amqp.ClosedError{What: "connection", Reason: c.Err()}
 }
 
-// flushLocked sends the encoder's buffer, or the write vectors when the
-// caller laid some out, with a write deadline; the caller holds wmu. A write error shuts the
-// connection down.
-func (c *Conn) flushLocked() error {
-	if err := c.enc.Err(); err != nil {
-		c.enc.Reset()
-		c.bufs = c.bufs[:0]
-		return err
-	}
-	select {
-	case <-c.done:
-		c.enc.Reset()
-		c.bufs = c.bufs[:0]
-		return c.closedError()
-	default:
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
-	var err error
-	if len(c.bufs) == 0 {
-		_, err = c.nc.Write(c.enc.Buf)
-	} else {
-		bufs := c.bufs // complete: the caller laid out every vector
-		_, err = bufs.WriteTo(c.nc)
-		clear(c.bufs)
-		c.bufs = c.bufs[:0]
-	}
-	c.enc.Reset()
-	c.writes.Add(1)
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: write to the broker timed out (connection blocked or network stalled)"))
-		}
-		c.shutdown(err)
-		return c.closedError()
-	}
-	return nil
-}
-
-// sendMethod encodes and writes one method frame.
-func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.enc.MethodFrame(channel, m)
-	return c.flushLocked()
-}
-
 // shutdown closes the connection for a reason (nil for a clean close). It
 // is idempotent; only the first reason is kept.
 func (c *Conn) shutdown(reason error) {
@@ -163,6 +125,9 @@ func (c *Conn) shutdown(reason error) {
 		c.mu.Unlock()
 		close(c.done)
 		_ = c.nc.Close()
+		c.wmu.Lock()
+		c.wcond.Broadcast() // publishers waiting for the socket to drain
+		c.wmu.Unlock()
 		for i := range c.chans {
 			if ch := c.chans[i].Load(); ch != nil {
 				ch.closed(nil, false)

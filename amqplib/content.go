@@ -11,7 +11,8 @@ import (
 // assembly is a message being received: its method, then a content header,
 // then body frames until body-size bytes arrived. Only the reader touches it.
 type assembly struct {
-	method   wire.Method
+	id       wire.MethodID // the content method; 0 when none is in progress
+	name     string
 	d        *amqp.Delivery // deliver, get-ok
 	r        *amqp.Return   // return
 	props    *amqp.Properties
@@ -23,7 +24,7 @@ type assembly struct {
 }
 
 func (a *assembly) begin(ch *Channel, m wire.Method) error {
-	*a = assembly{method: m}
+	*a = assembly{id: m.ID(), name: m.Name()}
 	switch m := m.(type) {
 	case wire.Delivering:
 		a.d = &amqp.Delivery{}
@@ -42,7 +43,7 @@ func (a *assembly) begin(ch *Channel, m wire.Method) error {
 // header decodes a content header into the message under assembly.
 func (ch *Channel) header(payload []byte) error {
 	a := &ch.asm
-	if a.method == nil || a.header {
+	if a.id == 0 || a.header {
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: ch.name + ": content header without a content method"}
 	}
 	d := wire.NewDecoder(payload)
@@ -50,8 +51,8 @@ func (ch *Channel) header(payload []byte) error {
 	if err := d.Finish(); err != nil {
 		return &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("%s: bad content header: %v", ch.name, err)}
 	}
-	if class != a.method.ID().Class() {
-		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: content header for class %d after %s", ch.name, class, a.method.Name())}
+	if class != a.id.Class() {
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: content header for class %d after %s", ch.name, class, a.name)}
 	}
 	a.header, a.size = true, size
 	if size > uint64(ch.c.maxMsg) {
@@ -105,9 +106,9 @@ func (ch *Channel) complete() {
 	switch {
 	case a.d != nil:
 		a.d.Body = a.body
-		if a.method.ID() == ch.c.proto.Known.BasicGetOK {
+		if a.id == ch.c.proto.Known.BasicGetOK {
 			select {
-			case ch.reply <- reply{m: a.method, d: a.d}:
+			case ch.reply <- reply{id: a.id, d: a.d}:
 			default: // nobody asked: dropped, the broker requeues it when the channel closes
 			}
 			return
@@ -120,12 +121,14 @@ func (ch *Channel) complete() {
 }
 
 // smallBody is the size up to which a body is copied into the write buffer
-// rather than written from the caller's slice.
+// and left to the flusher; larger bodies are written from the caller's slice
+// before PublishContent returns.
 const smallBody = 64 << 10
 
-// PublishContent writes a content method (basic.publish), its header and its body
-// split into frames of at most frame_max-8 bytes, under one lock and in one
-// write. In confirm mode it returns the message's sequence number.
+// PublishContent writes a content method (basic.publish), its header and its
+// body split into frames of at most frame_max-8 bytes, in order and without
+// interleaving. Small messages are batched by the writer. In confirm mode it
+// returns the message's sequence number.
 func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, error) {
 	if err := ch.usable(); err != nil {
 		return 0, err
@@ -136,44 +139,56 @@ func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, e
 		max = 1 << 24
 	}
 	body := msg.Body
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	e := &c.enc
-	e.MethodFrame(ch.id, req)
-	hstart := e.BeginFrame(wire.FrameHeader, ch.id)
-	e.ContentHeader(req.ID().Class(), uint64(len(body)), &msg.Properties)
-	if len(e.Buf)-hstart > max && e.Err() == nil {
-		e.Fail(amqp.Invalid("message properties of %d bytes do not fit in one frame (frame_max %d)", len(e.Buf)-hstart, c.tuned.FrameMax))
-	}
-	e.EndFrame(hstart)
-	if e.Err() != nil {
-		return 0, ch.sendFailed(c.flushLocked())
-	}
-	if len(body) <= smallBody {
-		for off := 0; off < len(body); off += max {
-			chunk := body[off:min(off+max, len(body))]
-			s := e.BeginFrame(wire.FrameBody, ch.id)
-			e.Buf = append(e.Buf, chunk...)
-			e.EndFrame(s)
-		}
-	} else {
-		ch.bodyVectors(body, max)
-	}
 	var seq uint64
-	ch.mu.Lock()
-	if ch.conf.on {
-		ch.conf.next++
-		seq = ch.conf.next
+	frames := func(e *wire.Encoder) {
+		e.MethodFrame(ch.id, req)
+		hstart := e.BeginFrame(wire.FrameHeader, ch.id)
+		e.ContentHeader(req.ID().Class(), uint64(len(body)), &msg.Properties)
+		if len(e.Buf)-hstart > max && e.Err() == nil {
+			e.Fail(amqp.Invalid("message properties of %d bytes do not fit in one frame (frame_max %d)", len(e.Buf)-hstart, c.tuned.FrameMax))
+		}
+		e.EndFrame(hstart)
+		if e.Err() != nil {
+			return
+		}
+		if len(body) <= smallBody {
+			for off := 0; off < len(body); off += max {
+				s := e.BeginFrame(wire.FrameBody, ch.id)
+				e.Buf = append(e.Buf, body[off:min(off+max, len(body))]...)
+				e.EndFrame(s)
+			}
+		} else {
+			ch.bodyVectors(body, max)
+		}
+		seq = ch.nextSeq()
 	}
-	ch.mu.Unlock()
-	if err := c.flushLocked(); err != nil {
+	var err error
+	if len(body) <= smallBody {
+		err = c.appendFrames(false, frames)
+	} else {
+		err = c.writeLarge(frames)
+	}
+	if err != nil {
 		return 0, ch.sendFailed(err)
 	}
 	return seq, nil
 }
 
+// nextSeq numbers a publish in confirm mode (under wmu, so numbers follow
+// the order on the wire).
+func (ch *Channel) nextSeq() uint64 {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !ch.conf.on {
+		return 0
+	}
+	ch.conf.next++
+	return ch.conf.next
+}
+
 // bodyVectors lays out a large body as write vectors pointing into the
-// caller's slice, with the frame headers and end octets in the encoder.
+// caller's slice, with the frame headers and end octets in the encoder. The
+// first vector also carries every frame pending before it.
 func (ch *Channel) bodyVectors(body []byte, max int) {
 	c := ch.c
 	e := &c.enc
@@ -199,7 +214,7 @@ func (ch *Channel) bodyVectors(body []byte, max int) {
 func (ch *Channel) GetMessage(req wire.Method) (d *amqp.Delivery, ok bool, err error) {
 	k := &ch.c.proto.Known
 	r, err := ch.call(req, []wire.MethodID{k.BasicGetOK, k.BasicGetEmpty})
-	if err != nil || r.m.ID() == k.BasicGetEmpty {
+	if err != nil || r.id == k.BasicGetEmpty {
 		return nil, false, err
 	}
 	return r.d, true, nil

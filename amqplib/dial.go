@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,7 +84,10 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 		done:      make(chan struct{}),
 		closeOK:   make(chan struct{}),
 		readerEnd: make(chan struct{}),
+		kick:      make(chan struct{}, 1),
 	}
+	c.wcond = sync.NewCond(&c.wmu)
+	c.dec.Intern = &c.intern
 	if c.maxMsg <= 0 {
 		c.maxMsg = amqp.DefaultMaxMessageSize
 	}
@@ -110,6 +114,7 @@ func (c *Conn) start() {
 	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
 	c.events.start()
 	go c.readLoop()
+	go c.flushLoop()
 	if c.tuned.Heartbeat > 0 {
 		go c.heartbeatLoop()
 	}
@@ -202,7 +207,7 @@ func (h *Handshake) Recv() (wire.Method, error) {
 		if typ != wire.FrameMethod || ch != 0 {
 			return nil, fmt.Errorf("%w: %w: frame type %d on channel %d during %s", amqp.ErrHandshake, amqp.ErrProtocol, typ, ch, h.stage)
 		}
-		m, err := decodeMethod(h.c.proto, payload)
+		m, err := decodeMethod(h.c.proto, payload, nil, new(wire.Decoder))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, err)
 		}
@@ -240,17 +245,25 @@ func (h *Handshake) Done(t Tuned) { h.c.tuned = t }
 func (h *Handshake) Policy() wire.TablePolicy { return h.c.proto.Tables }
 
 // decodeMethod decodes a method frame payload with the dialect's structs.
-func decodeMethod(p *Protocol, payload []byte) (wire.Method, error) {
+// reuse, when set, supplies a struct to decode into; d is the decoder to
+// use (it escapes through the interface call, so the reader keeps one).
+func decodeMethod(p *Protocol, payload []byte, reuse func(wire.MethodID) wire.Method, d *wire.Decoder) (wire.Method, error) {
 	if len(payload) < 4 {
 		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("method frame of %d bytes", len(payload))}
 	}
 	id := wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3]))
-	m := p.NewMethod(id)
+	var m wire.Method
+	if reuse != nil {
+		m = reuse(id)
+	}
+	if m == nil {
+		m = p.NewMethod(id)
+	}
 	if m == nil {
 		return nil, &wire.FrameError{Code: amqp.CommandInvalid, Msg: fmt.Sprintf("unknown method %s for AMQP %s", id, p.Name)}
 	}
-	d := wire.NewDecoder(payload[4:])
-	m.Decode(&d)
+	*d = wire.Decoder{Buf: payload[4:], Intern: d.Intern}
+	m.Decode(d)
 	if err := d.Finish(); err != nil {
 		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("cannot decode %s: %v", m.Name(), err)}
 	}

@@ -65,7 +65,7 @@ func (c *Conn) readFrame() error {
 	if chID != 0 && int(chID) < len(c.chans) {
 		ch = c.chans[chID].Load()
 	}
-	if typ == wire.FrameBody && ch != nil && ch.asm.method != nil {
+	if typ == wire.FrameBody && ch != nil && ch.asm.id != 0 {
 		return ch.readBody(size)
 	}
 	payload, err := c.fr.ReadPayload()
@@ -79,7 +79,7 @@ func (c *Conn) readFrame() error {
 		}
 		return nil
 	case wire.FrameMethod:
-		m, err := decodeMethod(c.proto, payload)
+		m, err := decodeMethod(c.proto, payload, c.reusable, &c.dec)
 		if err != nil {
 			return err
 		}
@@ -104,6 +104,29 @@ func (c *Conn) readFrame() error {
 		}
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("unexpected body frame on channel %d", chID)}
 	}
+}
+
+// reusable returns the reader's own struct for methods it consumes itself
+// (their fields are copied out before the next frame is read), so
+// deliveries and confirms decode without allocating a method struct.
+func (c *Conn) reusable(id wire.MethodID) wire.Method {
+	k := &c.proto.Known
+	switch id {
+	case k.BasicDeliver, k.BasicReturn, k.BasicGetOK, k.BasicAck, k.BasicNack:
+		if id == 0 {
+			return nil
+		}
+		if c.scratch == nil {
+			c.scratch = make(map[wire.MethodID]wire.Method)
+		}
+		m := c.scratch[id]
+		if m == nil {
+			m = c.proto.NewMethod(id)
+			c.scratch[id] = m
+		}
+		return m
+	}
+	return nil
 }
 
 // connectionMethod handles a method on channel 0.
@@ -155,11 +178,7 @@ func (c *Conn) heartbeatLoop() {
 			last = n
 			continue
 		}
-		c.wmu.Lock()
-		c.enc.Heartbeat()
-		err := c.flushLocked()
-		c.wmu.Unlock()
-		if err != nil {
+		if err := c.appendFrames(true, (*wire.Encoder).Heartbeat); err != nil {
 			return
 		}
 		last = c.writes.Load()

@@ -39,6 +39,16 @@ type Encoder struct {
 // Reset empties the buffer (keeping its memory) and clears the error.
 func (e *Encoder) Reset() { e.Buf = e.Buf[:0]; e.err = nil }
 
+// Rollback drops everything appended after mark (a length of Buf taken
+// before encoding) and clears the error, returning it. Frames already in the
+// buffer before mark stay intact.
+func (e *Encoder) Rollback(mark int) error {
+	err := e.err
+	e.Buf = e.Buf[:mark]
+	e.err = nil
+	return err
+}
+
 // Err returns the first encoding error.
 func (e *Encoder) Err() error { return e.err }
 
@@ -103,9 +113,36 @@ func (e *Encoder) Timestamp(v uint64) { e.LongLong(v) }
 // Decoder reads AMQP fields from Buf. The first error sticks: later reads
 // return zero values, and Err/Finish report it.
 type Decoder struct {
-	Buf []byte
-	Off int
-	err error
+	Buf    []byte
+	Off    int
+	Intern *Interner // optional: reuse recent short strings
+	err    error
+}
+
+// Interner remembers a few recent short strings so that the consumer tags,
+// exchange names and routing keys repeated in every delivery are decoded
+// without allocating. It is not safe for concurrent use.
+type Interner struct {
+	recent [8]string
+	next   int
+}
+
+// intern returns a string equal to b, reusing a remembered one.
+func (in *Interner) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	for _, s := range in.recent {
+		if s == string(b) { // compiled without allocating
+			return s
+		}
+	}
+	s := string(b)
+	if len(b) <= 128 {
+		in.recent[in.next] = s
+		in.next = (in.next + 1) % len(in.recent)
+	}
+	return s
 }
 
 // NewDecoder returns a decoder over b.
@@ -171,7 +208,12 @@ func (d *Decoder) LongLong() uint64 {
 func (d *Decoder) Timestamp() uint64 { return d.LongLong() }
 
 // ShortStr reads a short string.
-func (d *Decoder) ShortStr() string { return string(d.ShortBytes()) }
+func (d *Decoder) ShortStr() string {
+	if d.Intern != nil {
+		return d.Intern.intern(d.ShortBytes())
+	}
+	return string(d.ShortBytes())
+}
 
 // ShortBytes reads a short string without copying; the slice aliases Buf.
 func (d *Decoder) ShortBytes() []byte {

@@ -1,0 +1,165 @@
+package amqplib
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// The writer. Frames are appended to one pending buffer under wmu, so
+// frames never interleave and keep their order. Whoever finds no write in
+// progress may write the pending bytes itself (RPCs do, so a request leaves
+// at once); publishes only kick the flusher goroutine, so a stream of small
+// publishes goes out in large batches. A large body is written from the
+// caller's slice (write vectors) before Publish returns. Pending bytes are
+// bounded: past maxPending a publisher waits (bounded by the write
+// deadline) for the socket to drain.
+
+const maxPending = 256 << 10
+
+// appendFrames runs fn under wmu to append frames, rolling back on an
+// encoding error, then flushes inline (sync) or through the flusher.
+func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.isDone() {
+		return c.closedError()
+	}
+	mark := len(c.enc.Buf)
+	fn(&c.enc)
+	if c.enc.Err() != nil {
+		return c.enc.Rollback(mark)
+	}
+	if sync {
+		if !c.flushing {
+			c.writeOut()
+		}
+		// else: the write in progress loops until pending is empty.
+	} else {
+		c.kickFlusher()
+		for len(c.enc.Buf) > maxPending && !c.isDone() {
+			if !c.flushing {
+				c.writeOut()
+			} else {
+				c.wcond.Wait()
+			}
+		}
+	}
+	if c.isDone() {
+		return c.closedError()
+	}
+	return nil
+}
+
+// sendMethod appends one method frame and sends it at once.
+func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
+	return c.appendFrames(true, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
+}
+
+func (c *Conn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Conn) kickFlusher() {
+	if c.flushing || c.kicked {
+		return
+	}
+	c.kicked = true
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeOut writes pending bytes (and vectors) until none are left; wmu is
+// held on entry and exit and released during each write. The caller has
+// checked that no write is in progress.
+func (c *Conn) writeOut() {
+	c.flushing = true
+	for len(c.enc.Buf) > 0 || len(c.bufs) > 0 {
+		out, vecs := c.enc.Buf, c.bufs
+		c.enc.Buf, c.bufs = c.spare[:0], nil
+		c.wmu.Unlock()
+		err := c.write(out, vecs)
+		c.wmu.Lock()
+		c.spare = out[:0]
+		if err != nil {
+			c.enc.Buf = c.enc.Buf[:0]
+			break
+		}
+	}
+	c.flushing = false
+	c.wcond.Broadcast()
+}
+
+// write performs one socket write with the write deadline; an error shuts
+// the connection down.
+func (c *Conn) write(out []byte, vecs [][]byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	var err error
+	if vecs != nil {
+		bufs := net.Buffers(vecs)
+		_, err = bufs.WriteTo(c.nc)
+	} else {
+		_, err = c.nc.Write(out)
+	}
+	c.writes.Add(1)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: write to the broker timed out (connection blocked or network stalled)"))
+		}
+		c.shutdown(err)
+	}
+	return err
+}
+
+// flushLoop is the flusher goroutine: it writes what publishes left pending.
+func (c *Conn) flushLoop() {
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		c.wmu.Lock()
+		c.kicked = false
+		if !c.flushing {
+			c.writeOut()
+		}
+		c.wmu.Unlock()
+	}
+}
+
+// writeLarge appends frames whose body fn lays out as write vectors
+// (c.bufs) and writes them before returning, since the vectors point into
+// the caller's slice.
+func (c *Conn) writeLarge(fn func(e *wire.Encoder)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for c.flushing && !c.isDone() {
+		c.wcond.Wait()
+	}
+	if c.isDone() {
+		return c.closedError()
+	}
+	mark := len(c.enc.Buf)
+	fn(&c.enc)
+	if c.enc.Err() != nil {
+		c.bufs = nil
+		return c.enc.Rollback(mark)
+	}
+	c.writeOut()
+	if c.isDone() {
+		return c.closedError()
+	}
+	return nil
+}
