@@ -46,6 +46,12 @@ type Config struct {
 	// MaxMessageSize bounds the body of a received message; larger ones close
 	// the connection with ErrTooLarge. Default 128 MiB.
 	MaxMessageSize int
+	// ExtendedTables makes an AMQP 0-8 connection encode field tables with
+	// RabbitMQ's full type set; by default 0-8 encodes only what the 0-8 spec
+	// defines (long string, int32, decimal, timestamp, nested table) and
+	// refuses other values before sending. Decoding always accepts the full
+	// set. 0-9-1 connections always use the full set.
+	ExtendedTables bool
 	// Locale asked for (default en_US when the broker offers it).
 	Locale string
 	// Dial opens the TCP connection (default net.Dialer.DialContext).

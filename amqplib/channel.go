@@ -46,6 +46,8 @@ type Channel struct {
 
 	asm assembly // the reader's content in progress
 
+	owner any // the dialect's wrapper (see OpenChannel)
+
 	handlers // callbacks, used on the caller's goroutine
 }
 
@@ -159,10 +161,10 @@ func (ch *Channel) closed(reason error, unregister bool) {
 		}
 	}
 	ch.mu.Unlock()
-	ch.finish()
-	if unregister {
+	if unregister { // before waking waiters: Close returns with the id free
 		ch.c.chans[ch.id].CompareAndSwap(ch, nil)
 	}
+	ch.finish()
 	ch.queue.wake()
 }
 

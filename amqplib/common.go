@@ -128,3 +128,46 @@ func Options[T any](opts []T) (T, error) {
 	}
 	return zero, amqp.Invalid("at most one %T may be given, got %d", zero, len(opts))
 }
+
+// OpenChannel opens a channel (id 0: the next free one) and wraps it in the
+// dialect's type; the wrapper is kept so ChannelByID returns the same one.
+func OpenChannel[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
+	ch, err := c.Channel(id)
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	w := wrap(ch)
+	ch.owner = w
+	return w, nil
+}
+
+// ChannelByID returns the open channel id in the dialect's type, opening it
+// if needed.
+func ChannelByID[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
+	if id == 0 {
+		var zero C
+		return zero, amqp.Invalid("channel id 0 is the connection's")
+	}
+	if ch := c.Lookup(id); ch != nil {
+		if w, ok := ch.owner.(C); ok {
+			return w, nil
+		}
+	}
+	return OpenChannel(c, id, wrap)
+}
+
+// WithChannel opens a channel, runs fn with it and closes it, returning
+// fn's error or else the close error.
+func WithChannel[C interface{ Close() error }](open func() (C, error), fn func(C) error) error {
+	ch, err := open()
+	if err != nil {
+		return err
+	}
+	ferr := fn(ch)
+	cerr := ch.Close()
+	if ferr != nil {
+		return ferr
+	}
+	return cerr
+}

@@ -52,6 +52,7 @@ type Conn struct {
 	bufs     [][]byte // write vectors of a large body, during its write
 	flushing bool     // a goroutine is writing to the socket
 	kicked   bool     // the flusher has been asked to write
+	werr     error    // the write error that ended the connection
 	kick     chan struct{}
 	writes   atomic.Uint64 // bumped on every write, read by the heartbeat sender
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,14 +18,27 @@ import (
 	"github.com/amqplib-go/amqp/amqplib/wire"
 )
 
-// Handshaker is a dialect's part of opening a connection: everything from
-// connection.start to connection.open-ok, over h.
-type Handshaker func(h *Handshake) error
-
 // Dial connects to the broker named by uri, sends the protocol header, runs
-// the dialect's handshake and starts the reader. ctx and the configured
-// connection timeout bound the whole of it.
-func Dial(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, hs Handshaker) (*Conn, error) {
+// the handshake and starts the reader. ctx and the configured connection
+// timeout bound the whole of it. A 0-8 connection.redirect is followed once.
+func Dial(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
+	c, err := dialOnce(ctx, p, uri, cfg)
+	var r *redirect
+	if errors.As(err, &r) {
+		host, port, perr := splitHostPort(r.host, uri.Port)
+		if perr != nil {
+			return nil, fmt.Errorf("%w: bad connection.redirect host %q: %w", amqp.ErrHandshake, r.host, perr)
+		}
+		uri.Host, uri.Port = host, port
+		c, err = dialOnce(ctx, p, uri, cfg)
+		if errors.As(err, &r) {
+			return nil, fmt.Errorf("%w: redirected twice (to %s); giving up", amqp.ErrHandshake, r.host)
+		}
+	}
+	return c, err
+}
+
+func dialOnce(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
 	timeout := cfg.ConnectionTimeout
 	if timeout <= 0 {
 		timeout = uri.ConnectionTimeout
@@ -65,7 +79,7 @@ func Dial(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, hs Ha
 	}
 	c := newConn(p, cfg, nc)
 	h := &Handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header"}
-	err = h.run(ctx, hs)
+	err = h.run(ctx)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -92,6 +106,9 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 		c.maxMsg = amqp.DefaultMaxMessageSize
 	}
 	c.enc.Policy = p.Tables
+	if cfg.ExtendedTables {
+		c.enc.Policy = wire.TablesRabbit
+	}
 	c.fr = wire.NewFrameReader(deadlineReader{c}, 64<<10)
 	return c
 }
@@ -128,7 +145,7 @@ type Handshake struct {
 	stage  string
 }
 
-func (h *Handshake) run(ctx context.Context, hs Handshaker) error {
+func (h *Handshake) run(ctx context.Context) error {
 	c := h.c
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetDeadline(dl)
@@ -147,9 +164,11 @@ func (h *Handshake) run(ctx context.Context, hs Handshaker) error {
 	if bytes.HasPrefix(peek, []byte("AMQP")) {
 		return fmt.Errorf("%w: the broker refused AMQP %s and offers protocol header % X", amqp.ErrUnsupported, c.proto.Name, peek)
 	}
-	if err := hs(h); err != nil {
+	if err := h.steps(&c.proto.Steps); err != nil {
 		var ae *amqp.Error
-		if errors.As(err, &ae) || errors.Is(err, amqp.ErrHandshake) || errors.Is(err, amqp.ErrAuth) || errors.Is(err, amqp.ErrUnsupported) {
+		var r *redirect
+		if errors.As(err, &ae) || errors.As(err, &r) || errors.Is(err, amqp.ErrHandshake) || errors.Is(err, amqp.ErrAuth) ||
+			errors.Is(err, amqp.ErrUnsupported) || errors.Is(err, amqp.ErrInvalidArgument) {
 			return err
 		}
 		return h.fail(err)
@@ -180,15 +199,16 @@ func (h *Handshake) Send(m wire.Method) error {
 	default:
 		h.stage = m.Name()
 	}
-	h.c.enc.Reset()
-	h.c.enc.MethodFrame(0, m)
-	if err := h.c.enc.Err(); err != nil {
+	// The client properties carry boolean capabilities, which RabbitMQ reads
+	// on 0-8 connections too: the handshake encodes with the full type set.
+	e := wire.Encoder{Policy: wire.TablesRabbit}
+	e.MethodFrame(0, m)
+	if err := e.Err(); err != nil {
 		return err
 	}
-	if _, err := h.c.nc.Write(h.c.enc.Buf); err != nil {
+	if _, err := h.c.nc.Write(e.Buf); err != nil {
 		return h.fail(err)
 	}
-	h.c.enc.Reset()
 	return nil
 }
 
@@ -222,24 +242,6 @@ func (h *Handshake) Recv() (wire.Method, error) {
 		return m, nil
 	}
 }
-
-// Expect reads the next method and checks its type.
-func Expect[M wire.Method](h *Handshake) (M, error) {
-	m, err := h.Recv()
-	if err != nil {
-		var zero M
-		return zero, err
-	}
-	r, ok := m.(M)
-	if !ok {
-		return r, fmt.Errorf("%w: %w: got %s during %s", amqp.ErrHandshake, amqp.ErrProtocol, m.Name(), h.stage)
-	}
-	return r, nil
-}
-
-// Done records the negotiated parameters; the dialect calls it once
-// connection.open-ok arrived.
-func (h *Handshake) Done(t Tuned) { h.c.tuned = t }
 
 // Policy is the table policy used to encode (AMQPLAIN needs it).
 func (h *Handshake) Policy() wire.TablePolicy { return h.c.proto.Tables }
@@ -278,4 +280,21 @@ func isReset(err error) bool {
 // Unexpected is the error for a method that does not belong at this step.
 func (h *Handshake) Unexpected(m wire.Method) error {
 	return fmt.Errorf("%w: %w: got %s during %s", amqp.ErrHandshake, amqp.ErrProtocol, m.Name(), h.stage)
+}
+
+// redirect is the 0-8 connection.redirect, followed by Dial.
+type redirect struct{ host string }
+
+func (r *redirect) Error() string { return "amqp: connection.redirect to " + r.host }
+
+func splitHostPort(hostport string, defPort int) (string, int, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, defPort, nil // a bare host keeps the port
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 || n > 65535 {
+		return "", 0, fmt.Errorf("port %q", port)
+	}
+	return host, n, nil
 }

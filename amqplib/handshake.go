@@ -13,6 +13,67 @@ import (
 // Version is the library version sent in client properties.
 const Version = "0.1.0"
 
+// steps runs the handshake from connection.start to connection.open-ok.
+func (h *Handshake) steps(s *Steps) error {
+	k := &h.c.proto.Known
+	m, err := h.Recv()
+	if err != nil {
+		return err
+	}
+	st, ok := m.(wire.Starting)
+	if !ok {
+		return h.Unexpected(m)
+	}
+	start := st.StartInfo()
+	mech, resp, err := h.Login(start.Mechanisms, s.Mechanisms)
+	if err != nil {
+		return err
+	}
+	locale := h.Locale(start.Locales)
+	if err := h.Send(s.StartOK(h.ClientProperties(s.Capabilities), mech, resp, locale)); err != nil {
+		return err
+	}
+	var tune wire.Tuning
+	for tune == nil {
+		if m, err = h.Recv(); err != nil {
+			return err
+		}
+		switch {
+		case m.ID() == k.ConnectionSecure:
+			// PLAIN and AMQPLAIN never get a challenge; answer with the same response.
+			if err := h.Send(s.SecureOK(resp)); err != nil {
+				return err
+			}
+		default:
+			if tune, ok = m.(wire.Tuning); !ok {
+				return h.Unexpected(m)
+			}
+		}
+	}
+	chMax, frMax, hb := h.Negotiate(tune.TuneInfo())
+	if err := h.Send(s.TuneOK(chMax, frMax, hb)); err != nil {
+		return err
+	}
+	if err := h.Send(s.Open(h.URI.Vhost)); err != nil {
+		return err
+	}
+	if m, err = h.Recv(); err != nil {
+		return err
+	}
+	if r, ok := m.(wire.Redirecting); ok {
+		return &redirect{host: r.RedirectHost()}
+	}
+	if m.ID() != k.ConnectionOpenOK {
+		return h.Unexpected(m)
+	}
+	h.c.tuned = Tuned{
+		ChannelMax: chMax, FrameMax: frMax, Heartbeat: time.Duration(hb) * time.Second,
+		ServerProperties: start.ServerProperties, VersionMajor: start.VersionMajor, VersionMinor: start.VersionMinor,
+		Mechanism: mech, Locale: locale,
+	}
+	return nil
+}
+
 // Login picks the mechanism from the broker's space-separated list (in the
 // order of Config.AuthMechanisms, the URI's auth_mechanism, else defaults)
 // and builds its response.
@@ -148,6 +209,3 @@ func firstNonZero(a, b uint64) uint64 {
 	}
 	return b
 }
-
-// Vhost returns the virtual host to open.
-func (h *Handshake) Vhost() string { return h.URI.Vhost }

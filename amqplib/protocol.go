@@ -17,6 +17,23 @@ type Protocol struct {
 	NewMethod func(id wire.MethodID) wire.Method
 	// Tables is the field-table policy used to encode.
 	Tables wire.TablePolicy
+	// Steps are the dialect's pieces of the handshake.
+	Steps Steps
+}
+
+// Steps are a dialect's pieces of the connection handshake; the engine runs
+// the sequence (start, start-ok, secure*, tune, tune-ok, open, open-ok or
+// redirect) once for both versions.
+type Steps struct {
+	// Capabilities announced in the client properties.
+	Capabilities amqp.Table
+	// Mechanisms in order of preference when the caller names none.
+	Mechanisms []string
+	// Constructors of the client's handshake methods.
+	StartOK  func(properties amqp.Table, mechanism, response, locale string) wire.Method
+	SecureOK func(response string) wire.Method
+	TuneOK   func(channelMax uint16, frameMax uint32, heartbeat uint16) wire.Method
+	Open     func(vhost string) wire.Method
 }
 
 // newMethod makes a method the engine sends itself (channel.open, the close

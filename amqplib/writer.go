@@ -35,13 +35,18 @@ func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
 		return c.enc.Rollback(mark)
 	}
 	if sync {
-		if !c.flushing {
+		// Wait for a write in progress, then write: when this returns, the
+		// frames have been handed to the socket (close-ok before closing it).
+		// A write in progress always ends: the deadline or shutdown stops it.
+		for c.flushing {
+			c.wcond.Wait()
+		}
+		if len(c.enc.Buf) > 0 {
 			c.writeOut()
 		}
-		// else: the write in progress loops until pending is empty.
 	} else {
 		c.kickFlusher()
-		for len(c.enc.Buf) > maxPending && !c.isDone() {
+		for len(c.enc.Buf) > maxPending && c.werr == nil {
 			if !c.flushing {
 				c.writeOut()
 			} else {
@@ -49,7 +54,7 @@ func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
 			}
 		}
 	}
-	if c.isDone() {
+	if c.werr != nil {
 		return c.closedError()
 	}
 	return nil
@@ -93,6 +98,7 @@ func (c *Conn) writeOut() {
 		c.wmu.Lock()
 		c.spare = out[:0]
 		if err != nil {
+			c.werr = err
 			c.enc.Buf = c.enc.Buf[:0]
 			break
 		}
@@ -158,7 +164,7 @@ func (c *Conn) writeLarge(fn func(e *wire.Encoder)) error {
 		return c.enc.Rollback(mark)
 	}
 	c.writeOut()
-	if c.isDone() {
+	if c.werr != nil {
 		return c.closedError()
 	}
 	return nil

@@ -26,8 +26,8 @@ func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts 
 	if err != nil {
 		return 0, err
 	}
-	if o.Immediate {
-		return 0, amqp.ErrUnsupportedf("the immediate flag: RabbitMQ 3.0 and later close the connection for it")
+	if err := amqplib.CheckPublish(o); err != nil {
+		return 0, err
 	}
 	p := &ch.pub
 	p.mu.Lock()
@@ -53,36 +53,14 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 	if err != nil {
 		return "", err
 	}
-	if fn == nil {
-		return "", amqp.Invalid("Consume needs a callback")
-	}
-	req := &BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
-		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}
-	if o.NoWait {
-		if o.Tag == "" {
-			return "", amqp.Invalid("a no-wait consumer needs a tag")
-		}
-		if err := ch.e.Send(req); err != nil {
-			return "", err
-		}
-		ch.e.AddConsumer(o.Tag, fn)
-		return o.Tag, nil
-	}
-	m, err := ch.e.Call(req, Known.BasicConsumeOK)
-	if err != nil {
-		return "", err
-	}
-	tag := m.(*BasicConsumeOK).ConsumerTag
-	ch.e.AddConsumer(tag, fn)
-	return tag, nil
+	return ch.e.StartConsumer(&BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
+		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}, o, IDBasicConsumeOK, fn)
 }
 
 // Cancel stops a consumer. Deliveries still queued for it are dropped
 // (unacknowledged ones return to the queue when the channel closes).
 func (ch *Channel) Cancel(consumerTag string) error {
-	_, err := ch.e.Call(&BasicCancel{ConsumerTag: consumerTag}, IDBasicCancelOK)
-	ch.e.RemoveConsumer(consumerTag)
-	return err
+	return ch.e.CancelConsumer(&BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
 }
 
 // Ack acknowledges a delivery (with Multiple, every one up to it).
@@ -110,8 +88,8 @@ func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.Multiple {
-		return amqp.Invalid("basic.reject takes one delivery; use Nack for Multiple")
+	if err := amqplib.CheckReject(o); err != nil {
+		return err
 	}
 	return ch.e.Send(&BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
 }

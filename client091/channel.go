@@ -26,8 +26,8 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err != nil {
 		return err
 	}
-	if prefetchCount < 0 || prefetchCount > 65535 {
-		return amqp.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
+	if err := amqplib.CheckQos(prefetchCount); err != nil {
+		return err
 	}
 	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
 	return err
@@ -37,16 +37,11 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 // RabbitMQ closes the connection for a pause (540), so Stop is refused
 // with ErrUnsupported before anything is sent when the broker is RabbitMQ.
 func (ch *Channel) Flow(opts amqp.FlowOptions) error {
-	if opts.Stop && ch.isRabbit() {
-		return amqp.ErrUnsupportedf("channel.flow with active=false: RabbitMQ closes the connection for it")
+	if err := ch.e.CheckFlow(opts); err != nil {
+		return err
 	}
 	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
 	return err
-}
-
-func (ch *Channel) isRabbit() bool {
-	p, _ := ch.e.Conn().Tuned().ServerProperties["product"].(string)
-	return p == "RabbitMQ"
 }
 
 // TxSelect puts the channel in transaction mode.

@@ -2,7 +2,6 @@ package client091
 
 import (
 	"context"
-	"time"
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
@@ -16,17 +15,26 @@ var Protocol = &amqplib.Protocol{
 	Known:     Known,
 	NewMethod: NewMethod,
 	Tables:    wire.TablesRabbit,
-}
-
-// capabilities are the RabbitMQ extensions this client handles, announced
-// in connection.start-ok.
-var capabilities = amqp.Table{
-	"publisher_confirms":           true,
-	"exchange_exchange_bindings":   true,
-	"basic.nack":                   true,
-	"consumer_cancel_notify":       true,
-	"connection.blocked":           true,
-	"authentication_failure_close": true,
+	Steps: amqplib.Steps{
+		// The RabbitMQ extensions this client handles.
+		Capabilities: amqp.Table{
+			"publisher_confirms":           true,
+			"exchange_exchange_bindings":   true,
+			"basic.nack":                   true,
+			"consumer_cancel_notify":       true,
+			"connection.blocked":           true,
+			"authentication_failure_close": true,
+		},
+		Mechanisms: []string{"PLAIN", "AMQPLAIN"},
+		StartOK: func(props amqp.Table, mech, resp, locale string) wire.Method {
+			return &ConnectionStartOK{ClientProperties: props, Mechanism: mech, Response: resp, Locale: locale}
+		},
+		SecureOK: func(resp string) wire.Method { return &ConnectionSecureOK{Response: resp} },
+		TuneOK: func(ch uint16, fr uint32, hb uint16) wire.Method {
+			return &ConnectionTuneOK{ChannelMax: ch, FrameMax: fr, Heartbeat: hb}
+		},
+		Open: func(vhost string) wire.Method { return &ConnectionOpen{VirtualHost: vhost} },
+	},
 }
 
 // Conn is an AMQP 0-9-1 connection. It is safe for use by several
@@ -51,99 +59,25 @@ func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	c, err := amqplib.Dial(ctx, Protocol, uri, cfg, handshake)
+	c, err := amqplib.Dial(ctx, Protocol, uri, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Conn{ConnCommon: amqplib.NewConnCommon(c)}, nil
 }
 
-// handshake runs connection.start to connection.open-ok.
-func handshake(h *amqplib.Handshake) error {
-	start, err := amqplib.Expect[*ConnectionStart](h)
-	if err != nil {
-		return err
-	}
-	mech, resp, err := h.Login(start.Mechanisms, []string{"PLAIN", "AMQPLAIN"})
-	if err != nil {
-		return err
-	}
-	locale := h.Locale(start.Locales)
-	err = h.Send(&ConnectionStartOK{ClientProperties: h.ClientProperties(capabilities), Mechanism: mech, Response: resp, Locale: locale})
-	if err != nil {
-		return err
-	}
-	var tune *ConnectionTune
-	for tune == nil {
-		m, err := h.Recv()
-		if err != nil {
-			return err
-		}
-		switch m := m.(type) {
-		case *ConnectionSecure:
-			// PLAIN and AMQPLAIN never get a challenge; answer with the same response.
-			if err := h.Send(&ConnectionSecureOK{Response: resp}); err != nil {
-				return err
-			}
-		case *ConnectionTune:
-			tune = m
-		default:
-			return h.Unexpected(m)
-		}
-	}
-	chMax, frMax, hb := h.Negotiate(tune.ChannelMax, tune.FrameMax, tune.Heartbeat)
-	if err := h.Send(&ConnectionTuneOK{ChannelMax: chMax, FrameMax: frMax, Heartbeat: hb}); err != nil {
-		return err
-	}
-	if err := h.Send(&ConnectionOpen{VirtualHost: h.Vhost()}); err != nil {
-		return err
-	}
-	if _, err := amqplib.Expect[*ConnectionOpenOK](h); err != nil {
-		return err
-	}
-	h.Done(amqplib.Tuned{
-		ChannelMax: chMax, FrameMax: frMax, Heartbeat: time.Duration(hb) * time.Second,
-		ServerProperties: start.ServerProperties, VersionMajor: start.VersionMajor, VersionMinor: start.VersionMinor,
-		Mechanism: mech, Locale: locale,
-	})
-	return nil
-}
-
 // Channel opens a channel with the next free id.
-func (c *Conn) Channel() (*Channel, error) { return c.open(0) }
+func (c *Conn) Channel() (*Channel, error) { return amqplib.OpenChannel(c.Engine(), 0, wrap) }
 
 // ChannelID returns the open channel numbered id, opening it if needed.
 func (c *Conn) ChannelID(id uint16) (*Channel, error) {
-	if id == 0 {
-		return nil, amqp.Invalid("channel id 0 is the connection's")
-	}
-	if ch := c.Engine().Lookup(id); ch != nil {
-		return wrap(ch), nil
-	}
-	return c.open(id)
-}
-
-func (c *Conn) open(id uint16) (*Channel, error) {
-	ch, err := c.Engine().Channel(id)
-	if err != nil {
-		return nil, err
-	}
-	return wrap(ch), nil
+	return amqplib.ChannelByID(c.Engine(), id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning
 // fn's error or else the close error.
 func (c *Conn) WithChannel(fn func(ch *Channel) error) error {
-	ch, err := c.Channel()
-	if err != nil {
-		return err
-	}
-	ferr := fn(ch)
-	cerr := ch.Close()
-	if ferr != nil {
-		return ferr
-	}
-	return cerr
+	return amqplib.WithChannel(c.Channel, fn)
 }
 
 // PublisherConfirms reports whether the broker supports confirm.select.

@@ -12,8 +12,9 @@ func (ch *Channel) ExchangeDeclare(name, kind string, opts ...amqp.ExchangeOptio
 	if err != nil {
 		return err
 	}
-	return ch.maybeWait(&ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
+	_, err = ch.e.Request(&ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
 		AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeDeclareOK)
+	return err
 }
 
 // ExchangeDelete deletes an exchange.
@@ -22,7 +23,8 @@ func (ch *Channel) ExchangeDelete(name string, opts ...amqp.ExchangeDeleteOption
 	if err != nil {
 		return err
 	}
-	return ch.maybeWait(&ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, IDExchangeDeleteOK)
+	_, err = ch.e.Request(&ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, IDExchangeDeleteOK)
+	return err
 }
 
 // ExchangeBind routes messages from the source exchange to the destination
@@ -32,8 +34,9 @@ func (ch *Channel) ExchangeBind(destination, source, routingKey string, opts ...
 	if err != nil {
 		return err
 	}
-	return ch.maybeWait(&ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
+	_, err = ch.e.Request(&ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
 		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeBindOK)
+	return err
 }
 
 // ExchangeUnbind removes an exchange-to-exchange binding.
@@ -42,6 +45,7 @@ func (ch *Channel) ExchangeUnbind(destination, source, routingKey string, opts .
 	if err != nil {
 		return err
 	}
-	return ch.maybeWait(&ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
+	_, err = ch.e.Request(&ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
 		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeUnbindOK)
+	return err
 }

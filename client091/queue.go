@@ -3,17 +3,7 @@ package client091
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
-	"github.com/amqplib-go/amqp/amqplib/wire"
 )
-
-// maybeWait sends req and, unless noWait, waits for the reply.
-func (ch *Channel) maybeWait(req wire.Method, noWait bool, reply wire.MethodID) error {
-	if noWait {
-		return ch.e.Send(req)
-	}
-	_, err := ch.e.Call(req, reply)
-	return err
-}
 
 // QueueDeclare declares a queue; an empty name asks the broker for a unique
 // one, returned in QueueInfo.Name.
@@ -22,17 +12,8 @@ func (ch *Channel) QueueDeclare(name string, opts ...amqp.QueueOptions) (amqp.Qu
 	if err != nil {
 		return amqp.QueueInfo{}, err
 	}
-	req := &QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
-		AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments}
-	if o.NoWait {
-		return amqp.QueueInfo{Name: name}, ch.e.Send(req)
-	}
-	m, err := ch.e.Call(req, IDQueueDeclareOK)
-	if err != nil {
-		return amqp.QueueInfo{}, err
-	}
-	ok := m.(*QueueDeclareOK)
-	return amqp.QueueInfo{Name: ok.Queue, Messages: int(ok.MessageCount), Consumers: int(ok.ConsumerCount)}, nil
+	return ch.e.DeclareQueue(&QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
+		AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments}, name, o.NoWait, IDQueueDeclareOK)
 }
 
 // QueueBind binds a queue to an exchange with a routing key.
@@ -41,8 +22,9 @@ func (ch *Channel) QueueBind(queue, exchange, routingKey string, opts ...amqp.Bi
 	if err != nil {
 		return err
 	}
-	return ch.maybeWait(&QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
+	_, err = ch.e.Request(&QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
 		Arguments: o.Arguments}, o.NoWait, IDQueueBindOK)
+	return err
 }
 
 // QueueUnbind removes a binding. queue.unbind has no no-wait form.
@@ -51,8 +33,8 @@ func (ch *Channel) QueueUnbind(queue, exchange, routingKey string, opts ...amqp.
 	if err != nil {
 		return err
 	}
-	if o.NoWait {
-		return amqp.Invalid("queue.unbind has no no-wait form")
+	if err := amqplib.CheckUnbind(o); err != nil {
+		return err
 	}
 	_, err = ch.e.Call(&QueueUnbind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, Arguments: o.Arguments}, IDQueueUnbindOK)
 	return err
@@ -64,15 +46,7 @@ func (ch *Channel) QueuePurge(name string, opts ...amqp.PurgeOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	req := &QueuePurge{Queue: name, NoWait: o.NoWait}
-	if o.NoWait {
-		return 0, ch.e.Send(req)
-	}
-	m, err := ch.e.Call(req, IDQueuePurgeOK)
-	if err != nil {
-		return 0, err
-	}
-	return int(m.(*QueuePurgeOK).MessageCount), nil
+	return ch.e.Count(&QueuePurge{Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
 }
 
 // QueueDelete deletes a queue and returns how many messages it held.
@@ -81,13 +55,5 @@ func (ch *Channel) QueueDelete(name string, opts ...amqp.QueueDeleteOptions) (in
 	if err != nil {
 		return 0, err
 	}
-	req := &QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}
-	if o.NoWait {
-		return 0, ch.e.Send(req)
-	}
-	m, err := ch.e.Call(req, IDQueueDeleteOK)
-	if err != nil {
-		return 0, err
-	}
-	return int(m.(*QueueDeleteOK).MessageCount), nil
+	return ch.e.Count(&QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
 }

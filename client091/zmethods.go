@@ -106,6 +106,13 @@ func (m *ConnectionStart) Decode(d *wire.Decoder) {
 	m.Locales = d.LongStr()
 }
 
+// StartInfo returns what the broker announced.
+func (m *ConnectionStart) StartInfo() wire.Start {
+	return wire.Start{VersionMajor: m.VersionMajor, VersionMinor: m.VersionMinor, ServerProperties: m.ServerProperties, Mechanisms: m.Mechanisms, Locales: m.Locales}
+}
+
+var _ wire.Starting = (*ConnectionStart)(nil)
+
 // ConnectionStartOK is connection.start-ok (10.11).
 type ConnectionStartOK struct {
 	ClientProperties amqp.Table
@@ -188,6 +195,13 @@ func (m *ConnectionTune) Decode(d *wire.Decoder) {
 	m.FrameMax = d.Long()
 	m.Heartbeat = d.Short()
 }
+
+// TuneInfo returns the broker's proposal.
+func (m *ConnectionTune) TuneInfo() (channelMax uint16, frameMax uint32, heartbeat uint16) {
+	return m.ChannelMax, m.FrameMax, m.Heartbeat
+}
+
+var _ wire.Tuning = (*ConnectionTune)(nil)
 
 // ConnectionTuneOK is connection.tune-ok (10.31).
 type ConnectionTuneOK struct {
@@ -773,6 +787,13 @@ func (m *QueueDeclareOK) Decode(d *wire.Decoder) {
 	m.ConsumerCount = d.Long()
 }
 
+// QueueInfo returns the declared queue's name and counts.
+func (m *QueueDeclareOK) QueueInfo() amqp.QueueInfo {
+	return amqp.QueueInfo{Name: m.Queue, Messages: int(m.MessageCount), Consumers: int(m.ConsumerCount)}
+}
+
+var _ wire.QueueDeclared = (*QueueDeclareOK)(nil)
+
 // QueueBind is queue.bind (50.20). Reply: queue.bind-ok.
 type QueueBind struct {
 	// reserved-1 (short) is sent as 0 and ignored on receipt.
@@ -865,6 +886,11 @@ func (m *QueuePurgeOK) Decode(d *wire.Decoder) {
 	m.MessageCount = d.Long()
 }
 
+// Count returns the message count.
+func (m *QueuePurgeOK) Count() int { return int(m.MessageCount) }
+
+var _ wire.Counted = (*QueuePurgeOK)(nil)
+
 // QueueDelete is queue.delete (50.40). Reply: queue.delete-ok.
 type QueueDelete struct {
 	// reserved-1 (short) is sent as 0 and ignored on receipt.
@@ -919,6 +945,11 @@ func (m *QueueDeleteOK) Encode(e *wire.Encoder) {
 func (m *QueueDeleteOK) Decode(d *wire.Decoder) {
 	m.MessageCount = d.Long()
 }
+
+// Count returns the message count.
+func (m *QueueDeleteOK) Count() int { return int(m.MessageCount) }
+
+var _ wire.Counted = (*QueueDeleteOK)(nil)
 
 // QueueUnbind is queue.unbind (50.50). Reply: queue.unbind-ok.
 type QueueUnbind struct {
@@ -1062,6 +1093,11 @@ func (m *BasicConsumeOK) Encode(e *wire.Encoder) {
 func (m *BasicConsumeOK) Decode(d *wire.Decoder) {
 	m.ConsumerTag = d.ShortStr()
 }
+
+// StartedTag returns the consumer tag the broker confirmed.
+func (m *BasicConsumeOK) StartedTag() string { return m.ConsumerTag }
+
+var _ wire.ConsumeStarted = (*BasicConsumeOK)(nil)
 
 // BasicCancel is basic.cancel (60.30). Reply: basic.cancel-ok.
 type BasicCancel struct {

@@ -64,6 +64,68 @@ var roles = []*role{
 			w.p("func (m *%s) BlockedReason() string { return m.Reason }\n", m.GoName)
 		},
 	},
+	{
+		iface:    "Starting",
+		methods:  []string{"connection.start"},
+		needs:    [][2]string{{"VersionMajor", "octet"}, {"VersionMinor", "octet"}, {"ServerProperties", "table"}, {"Mechanisms", "longstr"}, {"Locales", "longstr"}},
+		usesAmqp: false,
+		emit: func(w *writer, m *Method) {
+			w.p("\n// StartInfo returns what the broker announced.")
+			w.p("func (m *%s) StartInfo() wire.Start {", m.GoName)
+			w.p("return wire.Start{VersionMajor: m.VersionMajor, VersionMinor: m.VersionMinor, ServerProperties: m.ServerProperties, Mechanisms: m.Mechanisms, Locales: m.Locales}")
+			w.p("}\n")
+		},
+	},
+	{
+		iface:   "Tuning",
+		methods: []string{"connection.tune"},
+		needs:   [][2]string{{"ChannelMax", "short"}, {"FrameMax", "long"}, {"Heartbeat", "short"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// TuneInfo returns the broker's proposal.")
+			w.p("func (m *%s) TuneInfo() (channelMax uint16, frameMax uint32, heartbeat uint16) {", m.GoName)
+			w.p("return m.ChannelMax, m.FrameMax, m.Heartbeat")
+			w.p("}\n")
+		},
+	},
+	{
+		iface:   "Redirecting",
+		methods: []string{"connection.redirect"},
+		needs:   [][2]string{{"Host", "shortstr"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// RedirectHost returns the host the broker sends the client to.")
+			w.p("func (m *%s) RedirectHost() string { return m.Host }\n", m.GoName)
+		},
+	},
+	{
+		iface:   "ConsumeStarted",
+		methods: []string{"basic.consume-ok"},
+		needs:   [][2]string{{"ConsumerTag", "shortstr"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// StartedTag returns the consumer tag the broker confirmed.")
+			w.p("func (m *%s) StartedTag() string { return m.ConsumerTag }\n", m.GoName)
+		},
+	},
+	{
+		iface:    "QueueDeclared",
+		methods:  []string{"queue.declare-ok"},
+		needs:    [][2]string{{"Queue", "shortstr"}, {"MessageCount", "long"}, {"ConsumerCount", "long"}},
+		usesAmqp: true,
+		emit: func(w *writer, m *Method) {
+			w.p("\n// QueueInfo returns the declared queue's name and counts.")
+			w.p("func (m *%s) QueueInfo() amqp.QueueInfo {", m.GoName)
+			w.p("return amqp.QueueInfo{Name: m.Queue, Messages: int(m.MessageCount), Consumers: int(m.ConsumerCount)}")
+			w.p("}\n")
+		},
+	},
+	{
+		iface:   "Counted",
+		methods: []string{"queue.purge-ok", "queue.delete-ok"},
+		needs:   [][2]string{{"MessageCount", "long"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// Count returns the message count.")
+			w.p("func (m *%s) Count() int { return int(m.MessageCount) }\n", m.GoName)
+		},
+	},
 }
 
 // check reports whether m has the fields the role reads.

@@ -34,3 +34,46 @@ type BlockedNotice interface {
 	Method
 	BlockedReason() string
 }
+
+// ConsumeStarted is implemented by basic.consume-ok.
+type ConsumeStarted interface {
+	Method
+	StartedTag() string
+}
+
+// QueueDeclared is implemented by queue.declare-ok.
+type QueueDeclared interface {
+	Method
+	QueueInfo() amqp.QueueInfo
+}
+
+// Counted is implemented by queue.purge-ok and queue.delete-ok.
+type Counted interface {
+	Method
+	Count() int
+}
+
+// Start is what connection.start announces.
+type Start struct {
+	VersionMajor, VersionMinor uint8
+	ServerProperties           amqp.Table
+	Mechanisms, Locales        string // space-separated lists
+}
+
+// Starting is implemented by connection.start.
+type Starting interface {
+	Method
+	StartInfo() Start
+}
+
+// Tuning is implemented by connection.tune.
+type Tuning interface {
+	Method
+	TuneInfo() (channelMax uint16, frameMax uint32, heartbeat uint16)
+}
+
+// Redirecting is implemented by the 0-8 connection.redirect.
+type Redirecting interface {
+	Method
+	RedirectHost() string
+}

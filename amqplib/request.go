@@ -1,0 +1,108 @@
+package amqplib
+
+import (
+	"fmt"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// Request-shaped helpers shared by the dialects' typed APIs: the dialect
+// builds its method struct, the engine does the rest once.
+
+// Request sends req and, unless noWait, waits for reply. It returns the
+// reply (nil with noWait).
+func (ch *Channel) Request(req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
+	if noWait {
+		return nil, ch.Send(req)
+	}
+	return ch.Call(req, reply)
+}
+
+// DeclareQueue sends queue.declare; with noWait the info holds only name.
+func (ch *Channel) DeclareQueue(req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
+	m, err := ch.Request(req, noWait, reply)
+	if err != nil || noWait {
+		return amqp.QueueInfo{Name: name}, err
+	}
+	return m.(wire.QueueDeclared).QueueInfo(), nil
+}
+
+// Count sends queue.purge or queue.delete and returns the message count
+// (0 with noWait).
+func (ch *Channel) Count(req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
+	m, err := ch.Request(req, noWait, reply)
+	if err != nil || noWait {
+		return 0, err
+	}
+	return m.(wire.Counted).Count(), nil
+}
+
+// StartConsumer sends basic.consume and registers fn for the consumer tag:
+// the broker's (from consume-ok) or, with noWait, the caller's own.
+func (ch *Channel) StartConsumer(req wire.Method, o amqp.ConsumeOptions, reply wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
+	if fn == nil {
+		return "", amqp.Invalid("Consume needs a callback")
+	}
+	if o.NoWait && o.Tag == "" {
+		return "", amqp.Invalid("a no-wait consumer needs a tag")
+	}
+	m, err := ch.Request(req, o.NoWait, reply)
+	if err != nil {
+		return "", err
+	}
+	tag := o.Tag
+	if m != nil {
+		tag = m.(wire.ConsumeStarted).StartedTag()
+	}
+	ch.AddConsumer(tag, fn)
+	return tag, nil
+}
+
+// CancelConsumer sends basic.cancel, waits for cancel-ok and forgets the tag.
+func (ch *Channel) CancelConsumer(req wire.Method, tag string, reply wire.MethodID) error {
+	_, err := ch.Call(req, reply)
+	ch.RemoveConsumer(tag)
+	return err
+}
+
+// CheckPublish refuses publish options RabbitMQ would close the connection for.
+func CheckPublish(o amqp.PublishOptions) error {
+	if o.Immediate {
+		return amqp.ErrUnsupportedf("the immediate flag: RabbitMQ 3.0 and later close the connection for it")
+	}
+	return nil
+}
+
+// CheckReject refuses Multiple, which basic.reject cannot carry.
+func CheckReject(o amqp.NackOptions) error {
+	if o.Multiple {
+		return amqp.Invalid("basic.reject takes one delivery; use Nack for Multiple")
+	}
+	return nil
+}
+
+// CheckQos validates a prefetch count.
+func CheckQos(prefetchCount int) error {
+	if prefetchCount < 0 || prefetchCount > 65535 {
+		return amqp.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
+	}
+	return nil
+}
+
+// CheckFlow refuses pausing a RabbitMQ channel, which closes the connection.
+func (ch *Channel) CheckFlow(o amqp.FlowOptions) error {
+	p, _ := ch.c.tuned.ServerProperties["product"].(string)
+	if o.Stop && p == "RabbitMQ" {
+		return amqp.ErrUnsupportedf("channel.flow with active=false: RabbitMQ closes the connection for it")
+	}
+	return nil
+}
+
+// CheckUnbind refuses NoWait on queue.unbind, which has no such bit.
+func CheckUnbind(o amqp.BindOptions) error {
+	if o.NoWait {
+		return fmt.Errorf("%w: queue.unbind has no no-wait form", amqp.ErrInvalidArgument)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package client08
+
+import (
+	"sync"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
+)
+
+// Channel is an AMQP 0-8 channel. Every method that expects a reply blocks
+// until the broker answers or the connection timeout passes. Exchange, queue
+// and basic methods carry the channel's access ticket: the last one
+// AccessRequest returned (0 before any), as py-amqplib does, unless the
+// channel came from WithTicket.
+type Channel struct {
+	amqplib.Common
+	e     *amqplib.Channel
+	s     *shared
+	fixed *amqp.Ticket // set on a WithTicket view
+}
+
+// shared is the state every view of one channel shares.
+type shared struct {
+	mu     sync.Mutex
+	ticket amqp.Ticket
+	pubMu  sync.Mutex
+	pub    BasicPublish // reused so publishing allocates nothing
+}
+
+func wrap(ch *amqplib.Channel) *Channel {
+	return &Channel{Common: amqplib.NewCommon(ch), e: ch, s: &shared{}}
+}
+
+// AccessRequest asks for an access ticket to a realm (e.g. "/data") with
+// the given rights; the ticket becomes the channel's default for later
+// exchange, queue and basic methods. amqp.DefaultAccess asks for active,
+// write and read, as py-amqplib does.
+func (ch *Channel) AccessRequest(realm string, flags amqp.AccessFlags) (amqp.Ticket, error) {
+	m, err := ch.e.Call(&AccessRequest{Realm: realm, Exclusive: flags.Exclusive, Passive: flags.Passive,
+		Active: flags.Active, Write: flags.Write, Read: flags.Read}, IDAccessRequestOK)
+	if err != nil {
+		return 0, err
+	}
+	t := amqp.Ticket(m.(*AccessRequestOK).Ticket)
+	ch.s.mu.Lock()
+	ch.s.ticket = t
+	ch.s.mu.Unlock()
+	return t, nil
+}
+
+// Ticket returns the ticket this channel's methods carry.
+func (ch *Channel) Ticket() amqp.Ticket {
+	if ch.fixed != nil {
+		return *ch.fixed
+	}
+	ch.s.mu.Lock()
+	defer ch.s.mu.Unlock()
+	return ch.s.ticket
+}
+
+// WithTicket returns a view of the channel whose methods carry ticket t
+// instead of the default: ch.WithTicket(t).QueueDeclare("q"). The view
+// shares everything else with ch.
+func (ch *Channel) WithTicket(t amqp.Ticket) *Channel {
+	v := *ch
+	v.fixed = &t
+	return &v
+}
+
+func (ch *Channel) ticket() uint16 { return uint16(ch.Ticket()) }
+
+// Qos limits unacknowledged deliveries: prefetchCount messages (0 = no
+// limit). RabbitMQ applies it per consumer created afterwards, or to the
+// whole channel with Global.
+func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
+	o, err := amqplib.Options(opts)
+	if err != nil {
+		return err
+	}
+	if err := amqplib.CheckQos(prefetchCount); err != nil {
+		return err
+	}
+	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	return err
+}
+
+// Flow asks the broker to pause (Stop) or resume deliveries on the channel.
+// RabbitMQ closes the connection for a pause, so Stop is refused with
+// ErrUnsupported before anything is sent when the broker is RabbitMQ.
+func (ch *Channel) Flow(opts amqp.FlowOptions) error {
+	if err := ch.e.CheckFlow(opts); err != nil {
+		return err
+	}
+	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	return err
+}
+
+// TxSelect puts the channel in transaction mode.
+func (ch *Channel) TxSelect() error {
+	_, err := ch.e.Call(&TxSelect{}, IDTxSelectOK)
+	return err
+}
+
+// TxCommit commits the current transaction.
+func (ch *Channel) TxCommit() error {
+	_, err := ch.e.Call(&TxCommit{}, IDTxCommitOK)
+	return err
+}
+
+// TxRollback abandons the current transaction.
+func (ch *Channel) TxRollback() error {
+	_, err := ch.e.Call(&TxRollback{}, IDTxRollbackOK)
+	return err
+}

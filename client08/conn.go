@@ -1,0 +1,79 @@
+package client08
+
+import (
+	"context"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
+
+// Protocol describes AMQP 0-8 to the engine.
+var Protocol = &amqplib.Protocol{
+	Name:      "0-8",
+	Header:    [8]byte{'A', 'M', 'Q', 'P', 1, 1, 8, 0},
+	Known:     Known,
+	NewMethod: NewMethod,
+	Tables:    wire.Tables08,
+	Steps: amqplib.Steps{
+		// RabbitMQ reads these on 0-8 too; connection.blocked must not be
+		// announced (its ids are 0-8's connection.close).
+		Capabilities: amqp.Table{
+			"consumer_cancel_notify":       true,
+			"authentication_failure_close": true,
+		},
+		Mechanisms: []string{"AMQPLAIN", "PLAIN"},
+		StartOK: func(props amqp.Table, mech, resp, locale string) wire.Method {
+			return &ConnectionStartOK{ClientProperties: props, Mechanism: mech, Response: resp, Locale: locale}
+		},
+		SecureOK: func(resp string) wire.Method { return &ConnectionSecureOK{Response: resp} },
+		TuneOK: func(ch uint16, fr uint32, hb uint16) wire.Method {
+			return &ConnectionTuneOK{ChannelMax: ch, FrameMax: fr, Heartbeat: hb}
+		},
+		Open: func(vhost string) wire.Method { return &ConnectionOpen{VirtualHost: vhost} },
+	},
+}
+
+// Conn is an AMQP 0-8 connection. It is safe for use by several
+// goroutines; each Channel is for one goroutine at a time.
+type Conn struct {
+	amqplib.ConnCommon
+}
+
+// Dial connects to an AMQP URI such as "amqp://guest:guest@localhost:5672"
+// with the default Config, logging in with AMQPLAIN.
+func Dial(url string) (*Conn, error) { return DialConfig(url, amqp.Config{}) }
+
+// DialConfig connects with cfg; its non-zero fields win over the URI's query
+// options.
+func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
+	return DialContext(context.Background(), url, cfg)
+}
+
+// DialContext connects, bounded by ctx and cfg.ConnectionTimeout. A
+// connection.redirect from the broker is followed once.
+func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		return nil, err
+	}
+	c, err := amqplib.Dial(ctx, Protocol, uri, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{ConnCommon: amqplib.NewConnCommon(c)}, nil
+}
+
+// Channel opens a channel with the next free id.
+func (c *Conn) Channel() (*Channel, error) { return amqplib.OpenChannel(c.Engine(), 0, wrap) }
+
+// ChannelID returns the open channel numbered id, opening it if needed.
+func (c *Conn) ChannelID(id uint16) (*Channel, error) {
+	return amqplib.ChannelByID(c.Engine(), id, wrap)
+}
+
+// WithChannel opens a channel, runs fn with it and closes it, returning
+// fn's error or else the close error.
+func (c *Conn) WithChannel(fn func(ch *Channel) error) error {
+	return amqplib.WithChannel(c.Channel, fn)
+}
