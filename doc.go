@@ -10,7 +10,7 @@
 // Every channel method writes its frame and returns once the broker has
 // answered, so a script reads top to bottom:
 //
-//	conn, err := client091.Dial("amqp://guest:guest@localhost:5672/")
+//	conn, err := client091.Dial("amqp://guest:guest@localhost:5672")
 //	if err != nil {
 //		log.Fatal(err)
 //	}

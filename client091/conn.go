@@ -43,7 +43,7 @@ type Conn struct {
 	amqplib.ConnCommon
 }
 
-// Dial connects to an AMQP URI such as "amqp://guest:guest@localhost:5672/"
+// Dial connects to an AMQP URI such as "amqp://guest:guest@localhost:5672"
 // with the default Config.
 func Dial(url string) (*Conn, error) { return DialConfig(url, amqp.Config{}) }
 

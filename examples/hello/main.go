@@ -1,7 +1,7 @@
 // Command hello is the quick-start demo: it declares a queue, publishes a
 // message, gets it back, then consumes a second one with a callback and a
 // Wait loop, printing each step. The broker comes from $AMQP_URL (default
-// amqp://guest:guest@localhost:5672/).
+// amqp://guest:guest@localhost:5672).
 package main
 
 import (
@@ -17,7 +17,7 @@ import (
 func main() {
 	url := os.Getenv("AMQP_URL")
 	if url == "" {
-		url = "amqp://guest:guest@localhost:5672/"
+		url = "amqp://guest:guest@localhost:5672"
 	}
 	if err := run(url); err != nil {
 		log.Fatal(err)
