@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
 )
 
 // Common is the part of the Channel API that both dialects share. The
@@ -60,8 +61,45 @@ func (c Common) OnReturn(fn func(*amqp.Return)) { c.ch.OnReturn(fn) }
 // deleted, node down); it runs inside Wait.
 func (c Common) OnCancel(fn func(consumerTag string)) { c.ch.OnCancel(fn) }
 
+// TxSelect puts the channel in transaction mode: publishes and acks take
+// effect at TxCommit.
+func (c Common) TxSelect() error {
+	return c.ch.tx(c.ch.c.proto.Known.TxSelect, c.ch.c.proto.Known.TxSelectOK)
+}
+
+// TxCommit commits the current transaction; when it returns, the
+// transaction's messages are in their queues.
+func (c Common) TxCommit() error {
+	return c.ch.tx(c.ch.c.proto.Known.TxCommit, c.ch.c.proto.Known.TxCommitOK)
+}
+
+// TxRollback abandons the current transaction.
+func (c Common) TxRollback() error {
+	return c.ch.tx(c.ch.c.proto.Known.TxRollback, c.ch.c.proto.Known.TxRollbackOK)
+}
+
+// tx sends one of the field-less tx methods and waits for its reply.
+func (ch *Channel) tx(req, reply wire.MethodID) error {
+	_, err := ch.Call(ch.c.proto.NewMethod(req), reply)
+	return err
+}
+
 // ConnCommon is the part of the Connection API both dialects share.
 type ConnCommon struct{ c *Conn }
+
+// DialURL parses an AMQP URI and dials it with protocol p (the dialects'
+// Dial functions).
+func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (ConnCommon, error) {
+	uri, err := amqp.ParseURI(url)
+	if err != nil {
+		return ConnCommon{}, err
+	}
+	c, err := Dial(ctx, p, uri, cfg)
+	if err != nil {
+		return ConnCommon{}, err
+	}
+	return ConnCommon{c: c}, nil
+}
 
 // NewConnCommon wraps an engine connection.
 func NewConnCommon(c *Conn) ConnCommon { return ConnCommon{c: c} }

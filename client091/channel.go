@@ -43,21 +43,3 @@ func (ch *Channel) Flow(opts amqp.FlowOptions) error {
 	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
 	return err
 }
-
-// TxSelect puts the channel in transaction mode.
-func (ch *Channel) TxSelect() error {
-	_, err := ch.e.Call(&TxSelect{}, IDTxSelectOK)
-	return err
-}
-
-// TxCommit commits the current transaction.
-func (ch *Channel) TxCommit() error {
-	_, err := ch.e.Call(&TxCommit{}, IDTxCommitOK)
-	return err
-}
-
-// TxRollback abandons the current transaction.
-func (ch *Channel) TxRollback() error {
-	_, err := ch.e.Call(&TxRollback{}, IDTxRollbackOK)
-	return err
-}

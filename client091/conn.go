@@ -55,15 +55,11 @@ func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
 
 // DialContext connects, bounded by ctx and cfg.ConnectionTimeout.
 func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
-	uri, err := amqp.ParseURI(url)
+	c, err := amqplib.DialURL(ctx, Protocol, url, cfg)
 	if err != nil {
 		return nil, err
 	}
-	c, err := amqplib.Dial(ctx, Protocol, uri, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Conn{ConnCommon: amqplib.NewConnCommon(c)}, nil
+	return &Conn{ConnCommon: c}, nil
 }
 
 // Channel opens a channel with the next free id.

@@ -1757,5 +1757,11 @@ var Known = wire.Known{
 	BasicGetEmpty:       60<<16 | 72,  // basic.get-empty
 	BasicAck:            60<<16 | 80,  // basic.ack
 	BasicNack:           60<<16 | 120, // basic.nack
+	TxSelect:            90<<16 | 10,  // tx.select
+	TxSelectOK:          90<<16 | 11,  // tx.select-ok
+	TxCommit:            90<<16 | 20,  // tx.commit
+	TxCommitOK:          90<<16 | 21,  // tx.commit-ok
+	TxRollback:          90<<16 | 30,  // tx.rollback
+	TxRollbackOK:        90<<16 | 31,  // tx.rollback-ok
 	// Not in this spec: ConnectionRedirect.
 }

@@ -41,6 +41,12 @@ var knownMethods = []struct{ method, field string }{
 	{"basic.get-empty", "BasicGetEmpty"},
 	{"basic.ack", "BasicAck"},
 	{"basic.nack", "BasicNack"},
+	{"tx.select", "TxSelect"},
+	{"tx.select-ok", "TxSelectOK"},
+	{"tx.commit", "TxCommit"},
+	{"tx.commit-ok", "TxCommitOK"},
+	{"tx.rollback", "TxRollback"},
+	{"tx.rollback-ok", "TxRollbackOK"},
 }
 
 // writer collects generated source; format.Source tidies it at the end.

@@ -60,4 +60,5 @@ type Known struct {
 	ChannelClose, ChannelCloseOK                                             MethodID
 	BasicConsumeOK, BasicCancel, BasicCancelOK, BasicPublish, BasicReturn    MethodID
 	BasicDeliver, BasicGet, BasicGetOK, BasicGetEmpty, BasicAck, BasicNack   MethodID
+	TxSelect, TxSelectOK, TxCommit, TxCommitOK, TxRollback, TxRollbackOK     MethodID
 }
