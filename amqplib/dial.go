@@ -78,7 +78,7 @@ func dialOnce(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (
 		nc = tconn
 	}
 	c := newConn(p, cfg, nc)
-	h := &Handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header"}
+	h := &handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header"}
 	err = h.run(ctx)
 	if err != nil {
 		nc.Close()
@@ -137,15 +137,15 @@ func (c *Conn) start() {
 	}
 }
 
-// Handshake carries the connection through the dialect's handshake.
-type Handshake struct {
+// handshake carries the connection through the dialect's handshake.
+type handshake struct {
 	c      *Conn
 	URI    amqp.URI     // where to, who, which vhost
 	Config *amqp.Config // the caller's settings
 	stage  string
 }
 
-func (h *Handshake) run(ctx context.Context) error {
+func (h *handshake) run(ctx context.Context) error {
 	c := h.c
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetDeadline(dl)
@@ -178,7 +178,7 @@ func (h *Handshake) run(ctx context.Context) error {
 
 // fail turns an I/O error during the handshake into a typed error that says
 // which step was under way.
-func (h *Handshake) fail(err error) error {
+func (h *handshake) fail(err error) error {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: %w: no answer from the broker during %s", amqp.ErrHandshake, amqp.ErrTimeout, h.stage)
 	}
@@ -191,8 +191,8 @@ func (h *Handshake) fail(err error) error {
 	return fmt.Errorf("%w: during %s: %w", amqp.ErrHandshake, h.stage, err)
 }
 
-// Send writes a method on channel 0. The stage names the step for errors.
-func (h *Handshake) Send(m wire.Method) error {
+// send writes a method on channel 0. The stage names the step for errors.
+func (h *handshake) send(m wire.Method) error {
 	switch {
 	case m.ID() == h.c.proto.Known.ConnectionStartOK || m.ID() == h.c.proto.Known.ConnectionSecureOK:
 		h.stage = "login"
@@ -212,10 +212,10 @@ func (h *Handshake) Send(m wire.Method) error {
 	return nil
 }
 
-// Recv reads the next method on channel 0, skipping heartbeats. A
+// recv reads the next method on channel 0, skipping heartbeats. A
 // connection.close from the broker is answered and returned as *amqp.Error
 // (wrapped in ErrAuth when it is 403 during the login).
-func (h *Handshake) Recv() (wire.Method, error) {
+func (h *handshake) recv() (wire.Method, error) {
 	for {
 		typ, ch, payload, err := h.c.fr.ReadFrame()
 		if err != nil {
@@ -233,7 +233,7 @@ func (h *Handshake) Recv() (wire.Method, error) {
 		}
 		if m.ID() == h.c.proto.Known.ConnectionClose {
 			e := m.(wire.Exception).Exception()
-			_ = h.Send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
+			_ = h.send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
 			if e.Code == amqp.AccessRefused {
 				return nil, fmt.Errorf("%w: %w", amqp.ErrAuth, e)
 			}
@@ -242,9 +242,6 @@ func (h *Handshake) Recv() (wire.Method, error) {
 		return m, nil
 	}
 }
-
-// Policy is the table policy used to encode (AMQPLAIN needs it).
-func (h *Handshake) Policy() wire.TablePolicy { return h.c.proto.Tables }
 
 // decodeMethod decodes a method frame payload with the dialect's structs.
 // reuse, when set, supplies a struct to decode into; d is the decoder to
@@ -277,8 +274,8 @@ func isReset(err error) bool {
 	return errors.As(err, &op) && !op.Timeout()
 }
 
-// Unexpected is the error for a method that does not belong at this step.
-func (h *Handshake) Unexpected(m wire.Method) error {
+// unexpected is the error for a method that does not belong at this step.
+func (h *handshake) unexpected(m wire.Method) error {
 	return fmt.Errorf("%w: %w: got %s during %s", amqp.ErrHandshake, amqp.ErrProtocol, m.Name(), h.stage)
 }
 

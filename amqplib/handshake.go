@@ -14,57 +14,57 @@ import (
 const Version = "0.1.0"
 
 // steps runs the handshake from connection.start to connection.open-ok.
-func (h *Handshake) steps(s *Steps) error {
+func (h *handshake) steps(s *Steps) error {
 	k := &h.c.proto.Known
-	m, err := h.Recv()
+	m, err := h.recv()
 	if err != nil {
 		return err
 	}
 	st, ok := m.(wire.Starting)
 	if !ok {
-		return h.Unexpected(m)
+		return h.unexpected(m)
 	}
 	start := st.StartInfo()
-	mech, resp, err := h.Login(start.Mechanisms, s.Mechanisms)
+	mech, resp, err := h.login(start.Mechanisms, s.Mechanisms)
 	if err != nil {
 		return err
 	}
-	locale := h.Locale(start.Locales)
-	if err := h.Send(s.StartOK(h.ClientProperties(s.Capabilities), mech, resp, locale)); err != nil {
+	locale := h.locale(start.Locales)
+	if err := h.send(s.StartOK(h.clientProperties(s.Capabilities), mech, resp, locale)); err != nil {
 		return err
 	}
 	var tune wire.Tuning
 	for tune == nil {
-		if m, err = h.Recv(); err != nil {
+		if m, err = h.recv(); err != nil {
 			return err
 		}
 		switch {
 		case m.ID() == k.ConnectionSecure:
 			// PLAIN and AMQPLAIN never get a challenge; answer with the same response.
-			if err := h.Send(s.SecureOK(resp)); err != nil {
+			if err := h.send(s.SecureOK(resp)); err != nil {
 				return err
 			}
 		default:
 			if tune, ok = m.(wire.Tuning); !ok {
-				return h.Unexpected(m)
+				return h.unexpected(m)
 			}
 		}
 	}
-	chMax, frMax, hb := h.Negotiate(tune.TuneInfo())
-	if err := h.Send(s.TuneOK(chMax, frMax, hb)); err != nil {
+	chMax, frMax, hb := h.negotiate(tune.TuneInfo())
+	if err := h.send(s.TuneOK(chMax, frMax, hb)); err != nil {
 		return err
 	}
-	if err := h.Send(s.Open(h.URI.Vhost)); err != nil {
+	if err := h.send(s.Open(h.URI.Vhost)); err != nil {
 		return err
 	}
-	if m, err = h.Recv(); err != nil {
+	if m, err = h.recv(); err != nil {
 		return err
 	}
 	if r, ok := m.(wire.Redirecting); ok {
 		return &redirect{host: r.RedirectHost()}
 	}
 	if m.ID() != k.ConnectionOpenOK {
-		return h.Unexpected(m)
+		return h.unexpected(m)
 	}
 	h.c.tuned = Tuned{
 		ChannelMax: chMax, FrameMax: frMax, Heartbeat: time.Duration(hb) * time.Second,
@@ -74,10 +74,10 @@ func (h *Handshake) steps(s *Steps) error {
 	return nil
 }
 
-// Login picks the mechanism from the broker's space-separated list (in the
+// login picks the mechanism from the broker's space-separated list (in the
 // order of Config.AuthMechanisms, the URI's auth_mechanism, else defaults)
 // and builds its response.
-func (h *Handshake) Login(offered string, defaults []string) (mechanism, response string, err error) {
+func (h *handshake) login(offered string, defaults []string) (mechanism, response string, err error) {
 	prefs := h.Config.AuthMechanisms
 	if len(prefs) == 0 {
 		prefs = h.URI.AuthMechanisms
@@ -121,9 +121,9 @@ func authResponse(mech, user, pass string) (string, error) {
 	return "", fmt.Errorf("%w: authentication mechanism %q", amqp.ErrUnsupported, mech)
 }
 
-// Locale picks the configured locale when offered, else en_US, else the
+// locale picks the configured locale when offered, else en_US, else the
 // broker's first.
-func (h *Handshake) Locale(offered string) string {
+func (h *handshake) locale(offered string) string {
 	have := strings.Fields(offered)
 	for _, want := range []string{h.Config.Locale, amqp.DefaultLocale} {
 		for _, l := range have {
@@ -138,9 +138,9 @@ func (h *Handshake) Locale(offered string) string {
 	return amqp.DefaultLocale
 }
 
-// ClientProperties builds the start-ok client properties with the dialect's
+// clientProperties builds the start-ok client properties with the dialect's
 // capabilities, the connection name and the caller's extra properties.
-func (h *Handshake) ClientProperties(capabilities amqp.Table) amqp.Table {
+func (h *handshake) clientProperties(capabilities amqp.Table) amqp.Table {
 	t := amqp.Table{
 		"product":     "amqplib-go",
 		"version":     Version,
@@ -159,11 +159,11 @@ func (h *Handshake) ClientProperties(capabilities amqp.Table) amqp.Table {
 	return t
 }
 
-// Negotiate combines the broker's tune proposal with the client's limits:
+// negotiate combines the broker's tune proposal with the client's limits:
 // for channel_max and frame_max the smaller non-zero value wins (0 means no
 // limit); for the heartbeat 0 on one side yields the other's value, else the
 // smaller, and NoHeartbeat turns it off.
-func (h *Handshake) Negotiate(channelMax uint16, frameMax uint32, heartbeat uint16) (uint16, uint32, uint16) {
+func (h *handshake) negotiate(channelMax uint16, frameMax uint32, heartbeat uint16) (uint16, uint32, uint16) {
 	pick := func(client, server uint64) uint64 {
 		if client == 0 || (server != 0 && server < client) {
 			return server
@@ -193,9 +193,6 @@ func (h *Handshake) Negotiate(channelMax uint16, frameMax uint32, heartbeat uint
 	default:
 		secs := uint64((hb + time.Second - 1) / time.Second)
 		beat = pick(secs, uint64(heartbeat))
-		if heartbeat == 0 {
-			beat = secs
-		}
 	}
 	if beat > 65535 {
 		beat = 65535

@@ -3,6 +3,7 @@ package client08_test
 import (
 	"reflect"
 	"sync/atomic"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,4 +163,43 @@ func TestNo091OnlyMethods(t *testing.T) {
 	assert.Zero(t, client08.Known.BasicNack)
 	assert.Zero(t, client08.Known.ConnectionBlocked)
 	assert.Equal(t, "10.60", client08.Known.ConnectionClose.String(), "0-8 connection.close is 10.60")
+}
+
+func TestSilentBrokerDetected08(t *testing.T) {
+	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+		if err := s.Handshake(amqptest.Tune{ChannelMax: 10, FrameMax: 4096, Heartbeat: 1}); err != nil {
+			return err
+		}
+		return hold(s)
+	})
+	conn, err := client08.Dial(srv.URL)
+	require.NoError(t, err)
+	defer conn.Close()
+	select {
+	case <-conn.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("silence not detected")
+	}
+	assert.ErrorIs(t, conn.Err(), amqp.ErrHeartbeatTimeout)
+}
+
+func TestRPCTimeout08(t *testing.T) {
+	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+		if err := s.Handshake(amqptest.DefaultTune); err != nil {
+			return err
+		}
+		if err := s.OpenChannel(1); err != nil {
+			return err
+		}
+		return hold(s) // never answers access.request
+	})
+	conn, err := client08.DialConfig(srv.URL, amqp.Config{Timeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	_, err = ch.AccessRequest("/data", amqp.DefaultAccess)
+	assert.ErrorIs(t, err, amqp.ErrTimeout)
+	_, err = ch.QueueDeclare("q")
+	assert.ErrorIs(t, err, amqp.ErrClosed)
 }
