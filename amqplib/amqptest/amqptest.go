@@ -5,6 +5,7 @@
 package amqptest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,12 +36,23 @@ type Server struct {
 // NewServer starts a fake broker speaking p; it stops at the test's end and
 // reports script errors then.
 func NewServer(t testing.TB, p *amqplib.Protocol, script Script) *Server {
+	return NewTLSServer(t, p, nil, script)
+}
+
+// NewTLSServer is NewServer behind TLS with cfg (plain TCP when cfg is
+// nil); its URL is then amqps://.
+func NewTLSServer(t testing.TB, p *amqplib.Protocol, cfg *tls.Config, script Script) *Server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("amqptest: listen: %v", err)
 	}
+	scheme := "amqp"
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+		scheme = "amqps"
+	}
 	s := &Server{ln: ln, proto: p, Addr: ln.Addr().String()}
-	s.URL = "amqp://guest:guest@" + s.Addr
+	s.URL = scheme + "://guest:guest@" + s.Addr
 	s.wg.Add(1)
 	go s.accept(script)
 	t.Cleanup(func() {
