@@ -56,8 +56,15 @@ type Config struct {
 	Locale string
 	// Dial opens the TCP connection (default net.Dialer.DialContext).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Logf receives diagnostic lines (nil: none). Passwords never reach it.
+	// Logf receives diagnostic lines about events the client drops, such as
+	// a returned message with no OnReturn callback or a frame for a channel
+	// that is gone (nil: none). Passwords never reach it.
 	Logf func(format string, args ...any)
+	// Trace receives one line per frame sent ("->") or received ("<-"),
+	// e.g. "<- ch 1 basic.deliver &{ConsumerTag:...}" (nil: none). Login
+	// responses are never shown, so passwords never reach it. It is called
+	// on the goroutine that sends or receives, so it must be quick.
+	Trace func(line string)
 }
 
 // TimeoutOrDefault returns Timeout, or DefaultTimeout when it is zero.

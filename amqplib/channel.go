@@ -182,10 +182,11 @@ func (ch *Channel) abandon(reason error) {
 	ch.state = chClosing
 	ch.reason = reason
 	ch.mu.Unlock()
-	ch.finish()
-	ch.queue.wake()
+	// Sent before waking waiters, so it precedes whatever they send next.
 	_ = ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
 		&amqp.Error{Code: amqp.ReplySuccess, Text: truncate("client gave up the channel: " + reason.Error())}))
+	ch.finish()
+	ch.queue.wake()
 }
 
 // Call sends a synchronous method and waits, bounded by the connection
@@ -211,19 +212,30 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	defer timer.Stop()
 	select {
 	case r := <-ch.reply:
-		if !slices.Contains(replies, r.id) {
-			err := &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: got method %s in reply to %s", ch.name, r.id, req.Name())}
-			ch.c.readFailedAsync(err)
-			return reply{}, err
-		}
-		return r, nil
+		return ch.check(r, req, replies)
 	case <-ch.done:
+		select {
+		case r := <-ch.reply: // the reply came before the close
+			return ch.check(r, req, replies)
+		default:
+		}
 		return reply{}, ch.failure()
 	case <-timer.C:
 		err := fmt.Errorf("%w: %s: no reply to %s within %s", amqp.ErrTimeout, ch.name, req.Name(), ch.c.timeout)
 		ch.abandon(err)
 		return reply{}, err
 	}
+}
+
+// check returns r if it is one of the expected replies to req, else closes
+// the connection for the protocol error.
+func (ch *Channel) check(r reply, req wire.Method, replies []wire.MethodID) (reply, error) {
+	if !slices.Contains(replies, r.id) {
+		err := &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: got method %s in reply to %s", ch.name, r.id, req.Name())}
+		ch.c.readFailedAsync(err)
+		return reply{}, err
+	}
+	return r, nil
 }
 
 // failure is the error for a call that was waiting when the channel closed:
@@ -304,11 +316,15 @@ func (ch *Channel) method(m wire.Method) error {
 	ch.mu.Lock()
 	st := ch.state
 	ch.mu.Unlock()
+	if m.HasContent() {
+		// While closing, content is still assembled, then dropped: its
+		// header and body frames are on the way.
+		err := ch.asm.begin(ch, m)
+		ch.asm.discard = st != chOpen
+		return err
+	}
 	if st != chOpen {
 		return nil // closing: everything but close/close-ok is dropped
-	}
-	if m.HasContent() {
-		return ch.asm.begin(ch, m)
 	}
 	if ch.c.proto.isAsync(m.ID()) {
 		ch.event(m)

@@ -97,6 +97,13 @@ func (c *Conn) State() string {
 	return StateOpen
 }
 
+// logf writes a diagnostic line through Config.Logf, if set.
+func (c *Conn) logf(format string, args ...any) {
+	if c.cfg.Logf != nil {
+		c.cfg.Logf("amqp: "+format, args...)
+	}
+}
+
 // Err returns why the connection closed: nil while open or after Close.
 func (c *Conn) Err() error {
 	c.mu.Lock()

@@ -21,6 +21,7 @@ type assembly struct {
 	off      int
 	size     uint64
 	tooLarge bool
+	discard  bool // the channel is closing: read the content, then drop it
 }
 
 func (a *assembly) begin(ch *Channel, m wire.Method) error {
@@ -55,9 +56,11 @@ func (ch *Channel) header(payload []byte) error {
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: content header for class %d after %s", ch.name, class, a.name)}
 	}
 	a.header, a.size = true, size
-	if size > uint64(ch.c.maxMsg) {
+	switch {
+	case a.discard:
+	case size > uint64(ch.c.maxMsg):
 		a.tooLarge = true
-	} else {
+	default:
 		a.body = make([]byte, size)
 	}
 	if size == 0 {
@@ -79,7 +82,7 @@ func (ch *Channel) readBody(size uint32) error {
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: body frames exceed the body size %d", ch.name, a.size)}
 	}
 	var err error
-	if a.tooLarge {
+	if a.tooLarge || a.discard {
 		_, err = ch.c.fr.ReadPayload()
 	} else {
 		err = ch.c.fr.Payload(a.body[a.off : a.off+int(size)])
@@ -99,6 +102,9 @@ func (ch *Channel) readBody(size uint32) error {
 func (ch *Channel) complete() {
 	a := ch.asm
 	ch.asm = assembly{}
+	if a.discard {
+		return
+	}
 	if a.tooLarge {
 		ch.abandon(fmt.Errorf("%w: %s: a %d-byte message exceeds the limit of %d bytes (Config.MaxMessageSize)", amqp.ErrTooLarge, ch.name, a.size, ch.c.maxMsg))
 		return
@@ -161,6 +167,9 @@ func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, e
 			ch.bodyVectors(body, max)
 		}
 		seq = ch.nextSeq()
+	}
+	if c.cfg.Trace != nil {
+		c.tracePublish(ch.id, req, len(body))
 	}
 	var err error
 	if len(body) <= smallBody {

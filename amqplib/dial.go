@@ -201,6 +201,9 @@ func (h *handshake) send(m wire.Method) error {
 	}
 	// The client properties carry boolean capabilities, which RabbitMQ reads
 	// on 0-8 connections too: the handshake encodes with the full type set.
+	if h.c.cfg.Trace != nil {
+		h.c.traceMethod("->", 0, m)
+	}
 	e := wire.Encoder{Policy: wire.TablesRabbit}
 	e.MethodFrame(0, m)
 	if err := e.Err(); err != nil {
@@ -230,6 +233,9 @@ func (h *handshake) recv() (wire.Method, error) {
 		m, err := decodeMethod(h.c.proto, payload, nil, new(wire.Decoder))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, err)
+		}
+		if h.c.cfg.Trace != nil {
+			h.c.traceMethod("<-", 0, m)
 		}
 		if m.ID() == h.c.proto.Known.ConnectionClose {
 			e := m.(wire.Exception).Exception()

@@ -162,10 +162,14 @@ func (ch *Channel) dispatch(e event) {
 	case evDeliver:
 		if fn := ch.consumers[e.d.ConsumerTag]; fn != nil {
 			fn(e.d)
+		} else {
+			ch.c.logf("%s: dropped delivery %d for cancelled consumer %q", ch.name, e.d.DeliveryTag, e.d.ConsumerTag)
 		}
 	case evReturn:
 		if ch.onReturn != nil {
 			ch.onReturn(e.r)
+		} else {
+			ch.c.logf("%s: dropped a returned message (%d %s, routing key %q): no OnReturn callback", ch.name, e.r.ReplyCode, e.r.ReplyText, e.r.RoutingKey)
 		}
 	case evConfirm:
 		ch.resolve(e.tag, e.multiple, e.ack)

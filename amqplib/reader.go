@@ -65,6 +65,9 @@ func (c *Conn) readFrame() error {
 	if chID != 0 && int(chID) < len(c.chans) {
 		ch = c.chans[chID].Load()
 	}
+	if c.cfg.Trace != nil && typ != wire.FrameMethod {
+		c.traceFrame("<-", typ, chID, int(size))
+	}
 	if typ == wire.FrameBody && ch != nil && ch.asm.id != 0 {
 		return ch.readBody(size)
 	}
@@ -83,10 +86,14 @@ func (c *Conn) readFrame() error {
 		if err != nil {
 			return err
 		}
+		if c.cfg.Trace != nil {
+			c.traceMethod("<-", chID, m)
+		}
 		if chID == 0 {
 			return c.connectionMethod(m)
 		}
 		if ch == nil {
+			c.logf("dropped %s for channel %d, which is closed", m.Name(), chID)
 			return nil // a channel we closed; frames in flight are dropped
 		}
 		return ch.method(m)
@@ -177,6 +184,9 @@ func (c *Conn) heartbeatLoop() {
 		if n := c.writes.Load(); n != last {
 			last = n
 			continue
+		}
+		if c.cfg.Trace != nil {
+			c.traceFrame("->", wire.FrameHeartbeat, 0, 0)
 		}
 		if err := c.appendFrames(true, (*wire.Encoder).Heartbeat); err != nil {
 			return

@@ -62,6 +62,9 @@ func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
 
 // sendMethod appends one method frame and sends it at once.
 func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
+	if c.cfg.Trace != nil {
+		c.traceMethod("->", channel, m)
+	}
 	return c.appendFrames(true, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
 }
 
