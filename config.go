@@ -43,8 +43,10 @@ type Config struct {
 	ConnectionName string
 	// Properties are extra client properties sent in connection.start-ok.
 	Properties Table
-	// MaxMessageSize bounds the body of a received message; larger ones close
-	// the connection with ErrTooLarge. Default 128 MiB.
+	// MaxMessageSize bounds the body of a received message: a larger one is
+	// not read into memory, and its channel closes with an error matching
+	// ErrTooLarge (the broker requeues it); the connection stays open.
+	// Default 128 MiB.
 	MaxMessageSize int
 	// ExtendedTables makes an AMQP 0-8 connection encode field tables with
 	// RabbitMQ's full type set; by default 0-8 encodes only what the 0-8 spec

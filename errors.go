@@ -60,7 +60,9 @@ func (e *Error) Is(target error) bool {
 }
 
 // Hard reports whether the code is a connection-level (hard) error: such
-// errors close the whole connection rather than one channel.
+// errors close the whole connection rather than one channel. It goes by the
+// code's class: a 403 refusing the login is a soft code, though the
+// connection it ends was never open.
 func (e *Error) Hard() bool { return IsHardCode(e.Code) }
 
 // IsHardCode reports whether an AMQP reply code closes the connection.
@@ -77,7 +79,9 @@ func IsHardCode(code int) bool {
 var (
 	ErrContentTooLarge    = &Error{Code: ContentTooLarge, Text: "CONTENT_TOO_LARGE"}
 	ErrNoRoute            = &Error{Code: NoRoute, Text: "NO_ROUTE"}
+	ErrNoConsumers        = &Error{Code: NoConsumers, Text: "NO_CONSUMERS"}
 	ErrConnectionForced   = &Error{Code: ConnectionForced, Text: "CONNECTION_FORCED"}
+	ErrInvalidPath        = &Error{Code: InvalidPath, Text: "INVALID_PATH"}
 	ErrAccessRefused      = &Error{Code: AccessRefused, Text: "ACCESS_REFUSED"}
 	ErrNotFound           = &Error{Code: NotFound, Text: "NOT_FOUND"}
 	ErrResourceLocked     = &Error{Code: ResourceLocked, Text: "RESOURCE_LOCKED"}

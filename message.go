@@ -9,7 +9,8 @@ const (
 )
 
 // Properties are the 14 basic-class content properties. A zero field is not
-// sent (so an empty string, a zero priority or a zero time is "absent").
+// sent (so an empty string, a zero priority, a zero time or nil Headers is
+// "absent"; an empty non-nil Headers table is sent as an empty table).
 type Properties struct {
 	ContentType     string    // MIME type, e.g. "text/plain"
 	ContentEncoding string    // e.g. "UTF-8" or "gzip"

@@ -86,7 +86,9 @@ type NackOptions struct {
 
 // QosOptions are the optional parts of basic.qos.
 type QosOptions struct {
-	// PrefetchSize must be 0 on RabbitMQ (which refuses anything else).
+	// PrefetchSize limits unacknowledged bytes. RabbitMQ closes the
+	// connection for a non-zero value, so Qos refuses it there before
+	// sending (ErrUnsupported).
 	PrefetchSize uint32
 	// Global makes the limit shared by all consumers on the channel; without
 	// it RabbitMQ applies the limit to each consumer created afterwards.

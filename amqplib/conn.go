@@ -1,7 +1,7 @@
 package amqplib
 
 import (
-	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -167,7 +167,7 @@ func (c *Conn) Close() error {
 		case <-c.closeOK:
 		case <-c.done:
 		case <-timer.C:
-			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: no connection.close-ok from the broker"))
+			err = fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
 		}
 		timer.Stop()
 	}

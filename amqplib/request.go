@@ -82,18 +82,26 @@ func CheckReject(o amqp.NackOptions) error {
 	return nil
 }
 
-// CheckQos validates a prefetch count.
-func CheckQos(prefetchCount int) error {
+// CheckQos validates a prefetch count, and refuses a prefetch size on
+// RabbitMQ, which closes the connection for it (540 NOT_IMPLEMENTED).
+func (ch *Channel) CheckQos(prefetchCount int, o amqp.QosOptions) error {
 	if prefetchCount < 0 || prefetchCount > 65535 {
 		return amqp.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
+	}
+	if o.PrefetchSize != 0 && ch.isRabbit() {
+		return amqp.ErrUnsupportedf("basic.qos with a prefetch size: RabbitMQ closes the connection for it")
 	}
 	return nil
 }
 
+func (ch *Channel) isRabbit() bool {
+	p, _ := ch.c.tuned.ServerProperties["product"].(string)
+	return p == "RabbitMQ"
+}
+
 // CheckFlow refuses pausing a RabbitMQ channel, which closes the connection.
 func (ch *Channel) CheckFlow(o amqp.FlowOptions) error {
-	p, _ := ch.c.tuned.ServerProperties["product"].(string)
-	if o.Stop && p == "RabbitMQ" {
+	if o.Stop && ch.isRabbit() {
 		return amqp.ErrUnsupportedf("channel.flow with active=false: RabbitMQ closes the connection for it")
 	}
 	return nil

@@ -2,6 +2,7 @@ package amqplib
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"time"
@@ -124,7 +125,7 @@ func (c *Conn) write(out []byte, vecs [][]byte) error {
 	c.writes.Add(1)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			err = errors.Join(amqp.ErrTimeout, errors.New("amqp: write to the broker timed out (connection blocked or network stalled)"))
+			err = fmt.Errorf("%w: write to the broker stalled for %s (connection blocked or network down)", amqp.ErrTimeout, c.timeout)
 		}
 		c.shutdown(err)
 	}

@@ -3,8 +3,8 @@ package client08_test
 import (
 	"reflect"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

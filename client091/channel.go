@@ -26,7 +26,7 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := amqplib.CheckQos(prefetchCount); err != nil {
+	if err := ch.e.CheckQos(prefetchCount, o); err != nil {
 		return err
 	}
 	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)

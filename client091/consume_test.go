@@ -289,3 +289,11 @@ func TestBrokerBadInputRefusedBeforeSending(t *testing.T) {
 	tempQueue(t, ch)
 	assert.Equal(t, "open", conn.State())
 }
+
+func TestBrokerQosPrefetchSizeRefused(t *testing.T) {
+	conn, ch := open(t)
+	err := ch.Qos(10, amqp.QosOptions{PrefetchSize: 4096})
+	assert.ErrorIs(t, err, amqp.ErrUnsupported)
+	require.NoError(t, ch.Qos(10, amqp.QosOptions{Global: true}))
+	assert.Equal(t, "open", conn.State(), "refused before sending: RabbitMQ would have closed the connection")
+}
