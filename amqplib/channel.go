@@ -41,6 +41,7 @@ type Channel struct {
 	reason   error
 	done     chan struct{} // closed once the channel is unusable (closing or closed)
 	doneOnce sync.Once
+	freed    chan struct{} // closed once the id is free for reuse
 	queue    eventQueue
 	conf     confirms
 
@@ -58,7 +59,10 @@ func (c *Conn) Channel(id uint16) (*Channel, error) {
 		return nil, err
 	}
 	if _, err := ch.Call(c.proto.NewMethod(c.proto.Known.ChannelOpen), c.proto.Known.ChannelOpenOK); err != nil {
-		ch.closed(err, true)
+		// Keep the id: after a timeout the channel was abandoned and its id
+		// is freed by the broker's close-ok; after a broker close the reader
+		// has freed it already.
+		ch.closed(err, false)
 		return nil, err
 	}
 	return ch, nil
@@ -104,9 +108,9 @@ func (c *Conn) allocate(id uint16) (*Channel, error) {
 			return nil, fmt.Errorf("%w: all %d channels are in use", amqp.ErrInvalidArgument, max)
 		}
 	} else if c.chans[id].Load() != nil {
-		return nil, amqp.Invalid("channel %d is already open", id)
+		return nil, amqp.Invalid("channel %d is in use (open, or closing until the broker's close-ok)", id)
 	}
-	ch := &Channel{c: c, id: id, name: "channel " + strconv.Itoa(int(id)), reply: make(chan reply, 1), done: make(chan struct{})}
+	ch := &Channel{c: c, id: id, name: "channel " + strconv.Itoa(int(id)), reply: make(chan reply, 1), done: make(chan struct{}), freed: make(chan struct{})}
 	ch.queue.signal = make(chan struct{}, 1)
 	c.chans[id].Store(ch)
 	return ch, nil
@@ -161,8 +165,8 @@ func (ch *Channel) closed(reason error, unregister bool) {
 		}
 	}
 	ch.mu.Unlock()
-	if unregister { // before waking waiters: Close returns with the id free
-		ch.c.chans[ch.id].CompareAndSwap(ch, nil)
+	if unregister && ch.c.chans[ch.id].CompareAndSwap(ch, nil) { // before waking waiters
+		close(ch.freed)
 	}
 	ch.finish()
 	ch.queue.wake()
@@ -290,7 +294,9 @@ func (ch *Channel) Close() error {
 	timer := time.NewTimer(ch.c.timeout)
 	defer timer.Stop()
 	select {
-	case <-ch.done:
+	case <-ch.freed: // close-ok: the id can be reused at once
+		return nil
+	case <-ch.c.done:
 		return nil
 	case <-timer.C:
 		ch.closed(amqp.ErrTimeout, false)
@@ -306,8 +312,14 @@ func (ch *Channel) method(m wire.Method) error {
 	}
 	switch m.ID() {
 	case k.ChannelClose:
+		// Crossing closes: when our own channel.close is unanswered, the id
+		// stays taken until its close-ok, or that late close-ok would close
+		// the channel reopened with the id.
+		ch.mu.Lock()
+		crossed := ch.state == chClosing
+		ch.mu.Unlock()
 		_ = ch.c.sendMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
-		ch.closed(m.(wire.Exception).Exception(), true)
+		ch.closed(m.(wire.Exception).Exception(), !crossed)
 		return nil
 	case k.ChannelCloseOK:
 		ch.closed(nil, true)

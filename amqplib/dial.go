@@ -143,6 +143,9 @@ type handshake struct {
 	URI    amqp.URI     // where to, who, which vhost
 	Config *amqp.Config // the caller's settings
 	stage  string
+	// authCloses: both sides announced authentication_failure_close, so a
+	// refused login arrives as a 403 connection.close, not as an EOF.
+	authCloses bool
 }
 
 func (h *handshake) run(ctx context.Context) error {
@@ -183,6 +186,10 @@ func (h *handshake) fail(err error) error {
 		return fmt.Errorf("%w: %w: no answer from the broker during %s", amqp.ErrHandshake, amqp.ErrTimeout, h.stage)
 	}
 	if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) && h.stage == "login" {
+		if h.authCloses {
+			// The broker would have refused a bad login with a 403 close.
+			return fmt.Errorf("%w: the connection was lost after the login was sent", amqp.ErrHandshake)
+		}
 		return fmt.Errorf("%w: the broker closed the connection after the login was sent (wrong user name or password, or mechanism refused)", amqp.ErrAuth)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
@@ -232,7 +239,7 @@ func (h *handshake) recv() (wire.Method, error) {
 		}
 		m, err := decodeMethod(h.c.proto, payload, nil, new(wire.Decoder))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, err)
+			return nil, amqp.Wrap(amqp.ErrHandshake, err)
 		}
 		if h.c.cfg.Trace != nil {
 			h.c.traceMethod("<-", 0, m)
@@ -241,9 +248,9 @@ func (h *handshake) recv() (wire.Method, error) {
 			e := m.(wire.Exception).Exception()
 			_ = h.send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
 			if e.Code == amqp.AccessRefused {
-				return nil, fmt.Errorf("%w: %w", amqp.ErrAuth, e)
+				return nil, amqp.Wrap(amqp.ErrAuth, e)
 			}
-			return nil, fmt.Errorf("%w: %w", amqp.ErrHandshake, e)
+			return nil, amqp.Wrap(amqp.ErrHandshake, e)
 		}
 		return m, nil
 	}

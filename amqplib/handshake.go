@@ -25,6 +25,13 @@ func (h *handshake) steps(s *Steps) error {
 		return h.unexpected(m)
 	}
 	start := st.StartInfo()
+	// RabbitMQ honours the client's authentication_failure_close on 0-8
+	// too, though its 0-8 capabilities table is empty.
+	caps, _ := start.ServerProperties["capabilities"].(amqp.Table)
+	serverCloses, _ := caps["authentication_failure_close"].(bool)
+	product, _ := start.ServerProperties["product"].(string)
+	clientCloses, _ := s.Capabilities["authentication_failure_close"].(bool)
+	h.authCloses = clientCloses && (serverCloses || product == "RabbitMQ")
 	mech, resp, err := h.login(start.Mechanisms, s.Mechanisms)
 	if err != nil {
 		return err

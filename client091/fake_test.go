@@ -96,21 +96,39 @@ func TestProtocolHeaderRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "41 4D 51 50 01 01 00 0A")
 }
 
-func TestEOFAfterLoginIsAuthError(t *testing.T) {
-	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+// eofAfterLogin plays a broker that drops the socket after start-ok,
+// announcing caps in connection.start.
+func eofAfterLogin(caps amqp.Table) amqptest.Script {
+	return func(s *amqptest.Session) error {
 		if _, err := s.ReadProtocolHeader(); err != nil {
 			return err
 		}
-		if err := s.SendStart(nil); err != nil {
+		if err := s.SendStart(caps); err != nil {
 			return err
 		}
 		_, err := s.ExpectRaw(0, client091.IDConnectionStartOK)
-		return err // closes the socket, as RabbitMQ does for a bad login
-	})
+		return err // closes the socket
+	}
+}
+
+func TestEOFAfterLoginIsAuthError(t *testing.T) {
+	// Without authentication_failure_close a broker refuses a login by
+	// dropping the socket, as RabbitMQ does.
+	srv := amqptest.NewServer(t, client091.Protocol, eofAfterLogin(amqp.Table{}))
 	_, err := client091.Dial(strings.Replace(srv.URL, "guest:guest", "guest:s3cr3t-sentinel", 1))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, amqp.ErrAuth)
 	assert.NotContains(t, err.Error(), "s3cr3t-sentinel")
+}
+
+func TestEOFAfterLoginWithFailureCloseIsNotAuth(t *testing.T) {
+	// A broker that promised a 403 for a bad login did not refuse this one:
+	// the connection was lost.
+	srv := amqptest.NewServer(t, client091.Protocol, eofAfterLogin(nil))
+	_, err := client091.Dial(srv.URL)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, amqp.ErrHandshake)
+	assert.False(t, errors.Is(err, amqp.ErrAuth))
 }
 
 func TestHandshakeSilenceIsBounded(t *testing.T) {

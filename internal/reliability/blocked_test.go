@@ -1,0 +1,98 @@
+package reliability_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/internal/node2"
+)
+
+// blocker is what a 0-9-1 connection adds for connection.blocked (AMQP 0-8
+// has no such method: its ids are 0-8's connection.close).
+type blocker interface {
+	OnBlocked(fn func(reason string))
+	OnUnblocked(fn func())
+	Blocked() string
+}
+
+// blockedConn dials node2 and returns the connection, a channel with an
+// exclusive queue, and the channels the hooks report to.
+func blockedConn(t *testing.T, timeout time.Duration) (Conn, Channel, string, <-chan string, <-chan struct{}) {
+	t.Helper()
+	url := node2.Start(t)
+	c := mustDial(t, v091, url, amqp.Config{Timeout: timeout})
+	b := c.(blocker)
+	blocked := make(chan string, 4)
+	unblocked := make(chan struct{}, 4)
+	b.OnBlocked(func(reason string) { blocked <- reason })
+	b.OnUnblocked(func() { unblocked <- struct{}{} })
+	ch := mustChannel(t, c)
+	q, err := ch.QueueDeclare("", amqp.QueueOptions{Exclusive: true})
+	require.NoError(t, err)
+	return c, ch, q.Name, blocked, unblocked
+}
+
+// publishUntilBlocked publishes a message every 100 ms until OnBlocked
+// fires: RabbitMQ blocks a connection (and says so) when it publishes
+// during an alarm.
+func publishUntilBlocked(t *testing.T, ch Channel, q string, blocked <-chan string) string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		require.NoError(t, ch.Publish("", q, amqp.NewMessage("during the alarm")))
+		select {
+		case reason := <-blocked:
+			return reason
+		case <-deadline:
+			t.Fatal("OnBlocked did not fire within 20s of the memory alarm")
+		case <-tick.C:
+		}
+	}
+}
+
+func TestConnectionBlocked(t *testing.T) {
+	c, ch, q, blocked, unblocked := blockedConn(t, 10*time.Second)
+	node2.SetMemoryAlarm(t, true)
+	reason := publishUntilBlocked(t, ch, q, blocked)
+	t.Logf("blocked: %q", reason)
+	assert.Contains(t, reason, "memory")
+	assert.Equal(t, reason, c.(blocker).Blocked())
+
+	node2.SetMemoryAlarm(t, false)
+	select {
+	case <-unblocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("OnUnblocked did not fire within 20s of clearing the alarm")
+	}
+	assert.Empty(t, c.(blocker).Blocked())
+	// The connection works again: the messages held during the alarm arrive.
+	info, err := ch.QueueDeclare(q, amqp.QueueOptions{Passive: true})
+	require.NoError(t, err)
+	assert.Positive(t, info.Messages)
+}
+
+// Close on a blocked connection (the broker no longer reads from it, so no
+// close-ok comes) returns within its timeout and closes the socket.
+func TestCloseWhileBlocked(t *testing.T) {
+	const timeout = 2 * time.Second
+	c, ch, q, blocked, _ := blockedConn(t, timeout)
+	node2.SetMemoryAlarm(t, true)
+	publishUntilBlocked(t, ch, q, blocked)
+	var err error
+	took := timed(func() { err = c.Close() })
+	t.Logf("Close while blocked: %s: %v", took.Round(time.Millisecond), err)
+	assert.LessOrEqual(t, took, timeout+time.Second, "Close returns within its timeout")
+	if err != nil {
+		assert.ErrorIs(t, err, amqp.ErrTimeout)
+		assert.True(t, strings.Contains(err.Error(), "close-ok"), "%v", err)
+	}
+	assert.True(t, c.IsClosed())
+	node2.SetMemoryAlarm(t, false)
+}
