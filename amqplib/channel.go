@@ -187,7 +187,7 @@ func (ch *Channel) abandon(reason error) {
 	ch.reason = reason
 	ch.mu.Unlock()
 	// Sent before waking waiters, so it precedes whatever they send next.
-	_ = ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
+	_ = ch.c.queueMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
 		&amqp.Error{Code: amqp.ReplySuccess, Text: truncate("client gave up the channel: " + reason.Error())}))
 	ch.finish()
 	ch.queue.wake()
@@ -318,7 +318,7 @@ func (ch *Channel) method(m wire.Method) error {
 		ch.mu.Lock()
 		crossed := ch.state == chClosing
 		ch.mu.Unlock()
-		_ = ch.c.sendMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
+		_ = ch.c.queueMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
 		ch.closed(m.(wire.Exception).Exception(), !crossed)
 		return nil
 	case k.ChannelCloseOK:

@@ -173,7 +173,7 @@ func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, e
 	}
 	var err error
 	if len(body) <= smallBody {
-		err = c.appendFrames(false, frames)
+		err = c.appendFrames(flushAsync, frames)
 	} else {
 		err = c.writeLarge(frames)
 	}

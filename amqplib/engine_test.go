@@ -427,3 +427,40 @@ func TestContentFramingErrors(t *testing.T) {
 		})
 	}
 }
+
+// A nack stays reported: WaitConfirms reporting it does not turn a later
+// WaitConfirm of that message into a success.
+func TestNackReportedAgain(t *testing.T) {
+	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+		if err := s.Handshake(amqptest.DefaultTune); err != nil {
+			return err
+		}
+		if err := s.OpenChannel(1); err != nil {
+			return err
+		}
+		if _, err := s.Expect(1, client091.IDConfirmSelect); err != nil {
+			return err
+		}
+		if err := s.Send(1, &client091.ConfirmSelectOK{}); err != nil {
+			return err
+		}
+		if _, err := s.Expect(1, client091.IDBasicPublish); err != nil {
+			return err
+		}
+		if err := s.Send(1, &client091.BasicNack{DeliveryTag: 1}); err != nil {
+			return err
+		}
+		return hold(s)
+	})
+	conn, err := client091.Dial(srv.URL)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	require.NoError(t, ch.ConfirmSelect())
+	require.NoError(t, ch.Publish("", "q", amqp.NewMessage("x")))
+	assert.ErrorIs(t, ch.WaitConfirms(), amqp.ErrNacked)
+	assert.ErrorIs(t, ch.WaitConfirm(1), amqp.ErrNacked)
+	assert.ErrorIs(t, ch.WaitConfirm(1), amqp.ErrNacked)
+	assert.NoError(t, ch.WaitConfirms(), "no new nack since the last WaitConfirms")
+}

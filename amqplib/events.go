@@ -188,8 +188,8 @@ type confirms struct {
 	next     uint64 // last sequence number given out
 	low      uint64 // every seq < low is resolved
 	resolved map[uint64]bool
-	nacked   map[uint64]struct{}
-	nacks    int // nacks since the last WaitConfirms
+	nacked   map[uint64]struct{} // every nacked seq (rare), kept so WaitConfirm always reports it
+	nacks    int                 // nacks since the last WaitConfirms
 }
 
 // StartConfirms records that confirm.select-ok arrived.
@@ -277,9 +277,6 @@ func (ch *Channel) WaitConfirm(seq uint64) error {
 	return ch.waitUntil(func() (bool, error) {
 		done, nacked := ch.confirmed(seq)
 		if done && nacked {
-			ch.mu.Lock()
-			delete(ch.conf.nacked, seq)
-			ch.mu.Unlock()
 			return true, fmt.Errorf("%w: message %d on %s", amqp.ErrNacked, seq, ch.name)
 		}
 		return done, nil
@@ -302,7 +299,6 @@ func (ch *Channel) WaitConfirms() error {
 		}
 		if n := ch.conf.nacks; n > 0 {
 			ch.conf.nacks = 0
-			clear(ch.conf.nacked)
 			return true, fmt.Errorf("%w: %d message(s) on %s", amqp.ErrNacked, n, ch.name)
 		}
 		return true, nil

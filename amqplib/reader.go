@@ -188,7 +188,7 @@ func (c *Conn) heartbeatLoop() {
 		if c.cfg.Trace != nil {
 			c.traceFrame("->", wire.FrameHeartbeat, 0, 0)
 		}
-		if err := c.appendFrames(true, (*wire.Encoder).Heartbeat); err != nil {
+		if err := c.appendFrames(flushSync, (*wire.Encoder).Heartbeat); err != nil {
 			return
 		}
 		last = c.writes.Load()

@@ -22,9 +22,16 @@ import (
 
 const maxPending = 256 << 10
 
+// How appendFrames hands frames to the socket.
+const (
+	flushAsync  = iota // publishes: the flusher writes; wait only past maxPending
+	flushSync          // RPCs: written before returning
+	flushQueued        // the reader's own replies: queued for the flusher, never waiting
+)
+
 // appendFrames runs fn under wmu to append frames, rolling back on an
-// encoding error, then flushes inline (sync) or through the flusher.
-func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
+// encoding error, then flushes as mode says.
+func (c *Conn) appendFrames(mode int, fn func(e *wire.Encoder)) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.isDone() {
@@ -35,7 +42,10 @@ func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
 	if c.enc.Err() != nil {
 		return c.enc.Rollback(mark)
 	}
-	if sync {
+	switch mode {
+	case flushQueued:
+		c.kickFlusher()
+	case flushSync:
 		// Wait for a write in progress, then write: when this returns, the
 		// frames have been handed to the socket (close-ok before closing it).
 		// A write in progress always ends: the deadline or shutdown stops it.
@@ -45,7 +55,7 @@ func (c *Conn) appendFrames(sync bool, fn func(e *wire.Encoder)) error {
 		if len(c.enc.Buf) > 0 {
 			c.writeOut()
 		}
-	} else {
+	default:
 		c.kickFlusher()
 		for len(c.enc.Buf) > maxPending && c.werr == nil {
 			if !c.flushing {
@@ -66,7 +76,17 @@ func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
 	if c.cfg.Trace != nil {
 		c.traceMethod("->", channel, m)
 	}
-	return c.appendFrames(true, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
+	return c.appendFrames(flushSync, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
+}
+
+// queueMethod appends one method frame for the flusher without waiting: the
+// reader replies this way, so a stalled write never blocks it. Order with
+// every other frame is kept.
+func (c *Conn) queueMethod(channel uint16, m wire.Method) error {
+	if c.cfg.Trace != nil {
+		c.traceMethod("->", channel, m)
+	}
+	return c.appendFrames(flushQueued, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
 }
 
 func (c *Conn) isDone() bool {
