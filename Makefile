@@ -6,6 +6,8 @@
 
 BROKER   := bash scripts/broker.sh
 FUZZTIME ?= 60s
+# How long make test runs each fuzz target, after the tests.
+CI_FUZZTIME ?= 3s
 
 .PHONY: demo test generate check-generate bench fuzz fuzz-short clean
 
@@ -24,7 +26,8 @@ test:
 	echo "go vet ./..."; go vet ./...; \
 	$(MAKE) --no-print-directory check-generate; \
 	echo "go test -race -count=1 ./...  (AMQP_URL=$$(echo "$$url" | sed -E 's#(://[^:/@]*:)[^@]*@#\1xxxxx@#'))"; \
-	CI=$${CI:-} AMQP_URL="$$url" go test -race -count=1 ./...
+	CI=$${CI:-} AMQP_URL="$$url" go test -race -count=1 ./...; \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(CI_FUZZTIME)
 
 generate:
 	@$(BROKER) deps
@@ -43,8 +46,14 @@ check-generate: generate
 		echo "check-generate: generated files are not committed:"; echo "$$new"; exit 1; \
 	fi
 
+# The fake-broker micro-benchmarks, then the side-by-side comparison with
+# amqp091-go against a real broker (bench/, its own module). BENCHFLAGS go to
+# the comparison, e.g. make bench BENCHFLAGS="-scale 0.1 -runs 5".
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	@set -e; \
+	url=$$($(BROKER) ensure); \
+	AMQP_URL="$$url" go test -run '^$$' -bench . -benchmem ./...; \
+	cd bench && AMQP_URL="$$url" go run . $(BENCHFLAGS)
 
 # Every FuzzXxx target of every package, one after the other.
 fuzz:
