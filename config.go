@@ -43,6 +43,12 @@ type Config struct {
 	ConnectionName string
 	// Properties are extra client properties sent in connection.start-ok.
 	Properties Table
+	// BlockedTimeout, when set, makes Publish wait while the broker blocks
+	// the connection (connection.blocked, 0-9-1: a memory or disk alarm)
+	// and fail with an error matching ErrTimeout once it waited that long.
+	// Zero: publishes are buffered and written as usual, and a write the
+	// broker does not read fails after Timeout.
+	BlockedTimeout time.Duration
 	// MaxMessageSize bounds the body of a received message: a larger one is
 	// not read into memory, and its channel closes with an error matching
 	// ErrTooLarge (the broker requeues it); the connection stays open.

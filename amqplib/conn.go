@@ -62,6 +62,7 @@ type Conn struct {
 	closing  bool
 	closeErr error // why the connection closed (nil after a clean Close)
 	blocked  string
+	unblock  chan struct{} // closed when the broker unblocks (nil while unblocked)
 
 	done      chan struct{} // closed when the connection is gone
 	closeOK   chan struct{} // closed when connection.close-ok arrived
@@ -116,6 +117,30 @@ func (c *Conn) Blocked() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.blocked
+}
+
+// waitUnblocked waits, up to Config.BlockedTimeout when it is set, while
+// the broker blocks the connection.
+func (c *Conn) waitUnblocked() error {
+	if c.cfg.BlockedTimeout <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	unblock, reason := c.unblock, c.blocked
+	c.mu.Unlock()
+	if unblock == nil {
+		return nil
+	}
+	t := time.NewTimer(c.cfg.BlockedTimeout)
+	defer t.Stop()
+	select {
+	case <-unblock:
+		return nil
+	case <-c.done:
+		return c.closedError()
+	case <-t.C:
+		return fmt.Errorf("%w: the broker has blocked publishing for over %s (%s)", amqp.ErrTimeout, c.cfg.BlockedTimeout, reason)
+	}
 }
 
 // closedError describes the closed connection for callers.

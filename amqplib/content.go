@@ -140,6 +140,9 @@ func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, e
 		return 0, err
 	}
 	c := ch.c
+	if err := c.waitUnblocked(); err != nil {
+		return 0, err
+	}
 	max := int(c.tuned.FrameMax) - wire.FrameOverhead
 	if c.tuned.FrameMax == 0 {
 		max = 1 << 24

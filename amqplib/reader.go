@@ -156,12 +156,19 @@ func (c *Conn) connectionMethod(m wire.Method) error {
 		}
 		c.mu.Lock()
 		c.blocked = reason
+		if c.unblock == nil {
+			c.unblock = make(chan struct{})
+		}
 		c.mu.Unlock()
 		c.events.push(hookEvent{kind: hookBlocked, reason: reason})
 		return nil
 	case k.ConnectionUnblocked:
 		c.mu.Lock()
 		c.blocked = ""
+		if c.unblock != nil {
+			close(c.unblock)
+			c.unblock = nil
+		}
 		c.mu.Unlock()
 		c.events.push(hookEvent{kind: hookUnblocked})
 		return nil

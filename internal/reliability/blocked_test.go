@@ -96,3 +96,47 @@ func TestCloseWhileBlocked(t *testing.T) {
 	assert.True(t, c.IsClosed())
 	node2.SetMemoryAlarm(t, false)
 }
+
+// With Config.BlockedTimeout, a publish on a blocked connection fails with
+// ErrTimeout once it waited that long, and goes through again once the
+// broker unblocks.
+func TestBlockedTimeoutFailsPublish(t *testing.T) {
+	const wait = 500 * time.Millisecond
+	url := node2.Start(t)
+	c := mustDial(t, v091, url, amqp.Config{Timeout: 10 * time.Second, BlockedTimeout: wait})
+	b := c.(blocker)
+	blocked, unblocked := make(chan string, 4), make(chan struct{}, 4)
+	b.OnBlocked(func(reason string) { blocked <- reason })
+	b.OnUnblocked(func() { unblocked <- struct{}{} })
+	ch := mustChannel(t, c)
+	q, err := ch.QueueDeclare("", amqp.QueueOptions{Exclusive: true})
+	require.NoError(t, err)
+	node2.SetMemoryAlarm(t, true)
+	// Publish until the broker says it blocked us (the first publishes
+	// during the alarm are what trigger connection.blocked).
+	deadline := time.After(20 * time.Second)
+	for len(blocked) == 0 {
+		err := ch.Publish("", q.Name, amqp.NewMessage("during the alarm"))
+		if err != nil {
+			break // already blocked by the time this publish started
+		}
+		select {
+		case <-deadline:
+			t.Fatal("OnBlocked did not fire within 20s of the memory alarm")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	var perr error
+	took := timed(func() { perr = ch.Publish("", q.Name, amqp.NewMessage("waits too long")) })
+	assert.ErrorIs(t, perr, amqp.ErrTimeout)
+	assert.Contains(t, perr.Error(), "blocked")
+	assert.GreaterOrEqual(t, took, wait)
+	assert.Less(t, took, wait+2*time.Second)
+	node2.SetMemoryAlarm(t, false)
+	select {
+	case <-unblocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("OnUnblocked did not fire")
+	}
+	require.NoError(t, ch.Publish("", q.Name, amqp.NewMessage("after the alarm")))
+}
