@@ -33,8 +33,9 @@ type Channel struct {
 	id   uint16
 	name string
 
-	rpc   sync.Mutex
-	reply chan reply
+	rpc      sync.Mutex
+	reply    chan reply
+	rpcTimer *time.Timer // reused by every RPC; guarded by rpc
 
 	mu       sync.Mutex // guards state, reason, the event queue and confirms
 	state    int
@@ -212,7 +213,13 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	if err := ch.c.sendMethod(ch.id, req); err != nil {
 		return reply{}, ch.sendFailed(err)
 	}
-	timer := time.NewTimer(ch.c.timeout)
+	// One timer per channel, reused: RPCs on a channel are serialised.
+	if ch.rpcTimer == nil {
+		ch.rpcTimer = time.NewTimer(ch.c.timeout)
+	} else {
+		ch.rpcTimer.Reset(ch.c.timeout)
+	}
+	timer := ch.rpcTimer
 	defer timer.Stop()
 	select {
 	case r := <-ch.reply:
@@ -266,11 +273,16 @@ func (ch *Channel) sendFailed(err error) error {
 }
 
 // Send writes an asynchronous method (ack, reject, a no-wait request).
+// Like a publish it is queued for the flusher, in order with everything
+// else, so a burst of acks leaves in one write.
 func (ch *Channel) Send(req wire.Method) error {
 	if err := ch.usable(); err != nil {
 		return err
 	}
-	if err := ch.c.sendMethod(ch.id, req); err != nil {
+	if ch.c.cfg.Trace != nil {
+		ch.c.traceMethod("->", ch.id, req)
+	}
+	if err := ch.c.appendFrames(flushAsync, func(e *wire.Encoder) { e.MethodFrame(ch.id, req) }); err != nil {
 		return ch.sendFailed(err)
 	}
 	return nil

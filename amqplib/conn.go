@@ -44,6 +44,7 @@ type Conn struct {
 	intern  wire.Interner
 	dec     wire.Decoder // interns through intern
 	scratch map[wire.MethodID]wire.Method
+	armed   time.Time // when the read deadline was last set
 
 	wmu      sync.Mutex // guards the writer state below (see writer.go)
 	wcond    *sync.Cond // signalled when a write ends

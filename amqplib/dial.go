@@ -119,7 +119,12 @@ type deadlineReader struct{ c *Conn }
 
 func (r deadlineReader) Read(p []byte) (int, error) {
 	if hb := r.c.tuned.Heartbeat; hb > 0 {
-		_ = r.c.nc.SetReadDeadline(time.Now().Add(2 * hb))
+		// Re-arm at most every hb/4: silence ends the read after 1.75 to 2
+		// intervals, without a deadline update on every read.
+		if now := time.Now(); now.Sub(r.c.armed) > hb/4 {
+			_ = r.c.nc.SetReadDeadline(now.Add(2 * hb))
+			r.c.armed = now
+		}
 	}
 	return r.c.nc.Read(p)
 }
