@@ -307,6 +307,12 @@ func (ch *Channel) WaitConfirms() error {
 
 // waitUntil dispatches events until cond holds, bounded by the timeout.
 func (ch *Channel) waitUntil(cond func() (bool, error), what string) error {
+	if ok, err := cond(); ok {
+		return err
+	}
+	// What we wait for answers frames still pending: write them now rather
+	// than wait for the flusher goroutine to wake.
+	ch.c.flushPending()
 	t := time.NewTimer(ch.c.timeout)
 	defer t.Stop()
 	for {

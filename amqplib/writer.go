@@ -79,6 +79,16 @@ func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
 	return c.appendFrames(flushSync, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
 }
 
+// flushPending writes pending frames now unless a write is in progress
+// (which writes them anyway).
+func (c *Conn) flushPending() {
+	c.wmu.Lock()
+	if !c.flushing && len(c.enc.Buf) > 0 {
+		c.writeOut()
+	}
+	c.wmu.Unlock()
+}
+
 // queueMethod appends one method frame for the flusher without waiting: the
 // reader replies this way, so a stalled write never blocks it. Order with
 // every other frame is kept.
