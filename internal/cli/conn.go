@@ -188,7 +188,9 @@ type OpError struct {
 	Err error
 }
 
+// Error says which operation failed and why, with the broker's code and text.
 func (e *OpError) Error() string { return e.Op + ": " + Describe(e.Err) }
+// Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
 
 // Describe formats an error for a user: a broker exception as its reply

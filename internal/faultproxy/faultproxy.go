@@ -36,6 +36,7 @@ const (
 	Downstream
 )
 
+// String names the direction.
 func (d Direction) String() string {
 	if d == Upstream {
 		return "client->broker"
@@ -58,6 +59,7 @@ const (
 	Reset
 )
 
+// String names the mode.
 func (m Mode) String() string {
 	switch m {
 	case Pass:
