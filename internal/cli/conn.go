@@ -190,6 +190,7 @@ type OpError struct {
 
 // Error says which operation failed and why, with the broker's code and text.
 func (e *OpError) Error() string { return e.Op + ": " + Describe(e.Err) }
+
 // Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
 
