@@ -243,6 +243,9 @@ func compatErrors(t *testing.T, p *pair) {
 	// the broker must take amqp-tools' defaults: guest/guest on vhost "/".
 	u, err := amqp.ParseURI(p.url)
 	if err != nil || u.Username != "guest" || u.Password != "guest" || u.Vhost != "/" || u.TLS {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the test broker does not take guest/guest on vhost \"/\", which the amqp-tools comparison needs")
+		}
 		t.Skipf("the test broker does not take guest/guest on vhost \"/\"")
 	}
 	host := u.Addr()
