@@ -36,10 +36,6 @@ type Steps struct {
 	Open     func(vhost string) wire.Method
 }
 
-// newMethod makes a method the engine sends itself (channel.open, the close
-// methods); the id comes from Known and is never zero for those.
-func (p *Protocol) newMethod(id wire.MethodID) wire.Method { return p.NewMethod(id) }
-
 // closeMethod builds a connection.close or channel.close with a reply.
 func (p *Protocol) closeMethod(id wire.MethodID, e *amqp.Error) wire.Method {
 	m := p.NewMethod(id)

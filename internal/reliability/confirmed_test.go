@@ -21,11 +21,6 @@ const (
 	lossBatch    = 200   // messages between confirm waits / tx commits
 )
 
-// publisher publishes the numbered messages not confirmed yet on one
-// connection, marking those the broker confirmed. It returns the first
-// error (the connection was killed).
-type publisher func(t *testing.T, c Conn, q string, confirmed []bool) error
-
 // publishConfirmed uses publisher confirms (0-9-1): a message is confirmed
 // by its basic.ack; nacked ones are re-sent on the next round.
 func publishConfirmed(t *testing.T, c Conn, q string, confirmed []bool) error {

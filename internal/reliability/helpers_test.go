@@ -2,7 +2,6 @@ package reliability_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,9 +180,6 @@ func await(t *testing.T, ch <-chan result, limit time.Duration, what string) res
 		return result{}
 	}
 }
-
-// ci reports whether the tests run under CI.
-func ci() bool { return os.Getenv("CI") == "true" }
 
 // body returns the i-th message body of a numbered series.
 func body(i int) string { return fmt.Sprintf("msg-%05d", i) }
