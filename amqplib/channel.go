@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amqplib-go/amqp"
@@ -32,6 +33,9 @@ type Channel struct {
 	c    *Conn
 	id   uint16
 	name string
+
+	followed  atomic.Bool // following != 0, read without the turn's lock
+	following int         // follow kinds registered (guarded by c.turn.mu)
 
 	rpc      sync.Mutex
 	reply    chan reply
@@ -213,11 +217,26 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	if err := ch.c.sendMethod(ch.id, req); err != nil {
 		return reply{}, ch.sendFailed(err)
 	}
-	// One timer per channel, reused: RPCs on a channel are serialised.
+	deadline := time.Now().Add(ch.c.timeout)
+	led, err := ch.c.lead(ch, followReply, ch.replied, deadline)
+	if led {
+		select {
+		case r := <-ch.reply:
+			return ch.check(r, req, replies)
+		default:
+		}
+		if errors.Is(err, errLeadTimeout) {
+			return reply{}, ch.timedOut(req)
+		}
+		return reply{}, ch.failure() // the channel or the connection closed
+	}
+	defer ch.c.unfollow(ch, followReply)
+	// Someone else is reading. One timer per channel, reused: RPCs on a
+	// channel are serialised.
 	if ch.rpcTimer == nil {
-		ch.rpcTimer = time.NewTimer(ch.c.timeout)
+		ch.rpcTimer = time.NewTimer(time.Until(deadline))
 	} else {
-		ch.rpcTimer.Reset(ch.c.timeout)
+		ch.rpcTimer.Reset(time.Until(deadline))
 	}
 	timer := ch.rpcTimer
 	defer timer.Stop()
@@ -232,10 +251,29 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 		}
 		return reply{}, ch.failure()
 	case <-timer.C:
-		err := fmt.Errorf("%w: %s: no reply to %s within %s", amqp.ErrTimeout, ch.name, req.Name(), ch.c.timeout)
-		ch.abandon(err)
-		return reply{}, err
+		return reply{}, ch.timedOut(req)
 	}
+}
+
+// replied reports whether the RPC in progress can stop waiting: its reply
+// arrived or the channel closed.
+func (ch *Channel) replied() bool {
+	if len(ch.reply) > 0 {
+		return true
+	}
+	select {
+	case <-ch.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// timedOut gives the channel up after an RPC got no reply in time.
+func (ch *Channel) timedOut(req wire.Method) error {
+	err := fmt.Errorf("%w: %s: no reply to %s within %s", amqp.ErrTimeout, ch.name, req.Name(), ch.c.timeout)
+	ch.abandon(err)
+	return err
 }
 
 // check returns r if it is one of the expected replies to req, else closes
@@ -303,6 +341,7 @@ func (ch *Channel) Close() error {
 		ch.closed(nil, true)
 		return nil // the connection is gone, so is the channel
 	}
+	ch.c.needReader()
 	timer := time.NewTimer(ch.c.timeout)
 	defer timer.Stop()
 	select {
@@ -356,6 +395,7 @@ func (ch *Channel) method(m wire.Method) error {
 	}
 	select {
 	case ch.reply <- reply{id: m.ID(), m: m}:
+		ch.serve(followReply)
 		return nil
 	default:
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s", ch.name, m.Name())}

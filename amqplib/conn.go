@@ -44,7 +44,11 @@ type Conn struct {
 	intern  wire.Interner
 	dec     wire.Decoder // interns through intern
 	scratch map[wire.MethodID]wire.Method
-	armed   time.Time // when the read deadline was last set
+	armed   time.Time // when the heartbeat read deadline was last moved
+	curDL   time.Time // the read deadline set on the socket
+	soft    time.Time // a leading caller's own deadline (zero: none)
+	softExt bool      // soft was extended to finish a frame
+	turn    turn      // who reads (turn.go)
 
 	wmu      sync.Mutex // guards the writer state below (see writer.go)
 	wcond    *sync.Cond // signalled when a write ends
@@ -132,6 +136,7 @@ func (c *Conn) waitUnblocked() error {
 	if unblock == nil {
 		return nil
 	}
+	c.needReader()
 	t := time.NewTimer(c.cfg.BlockedTimeout)
 	defer t.Stop()
 	select {
@@ -188,6 +193,7 @@ func (c *Conn) Close() error {
 	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"})
 	err := c.sendMethod(0, msg)
 	if err == nil {
+		c.needReader()
 		timer := time.NewTimer(c.timeout)
 		select {
 		case <-c.closeOK:

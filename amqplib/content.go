@@ -115,6 +115,7 @@ func (ch *Channel) complete() {
 		if a.id == ch.c.proto.Known.BasicGetOK {
 			select {
 			case ch.reply <- reply{id: a.id, d: a.d}:
+				ch.serve(followReply)
 			default: // nobody asked: dropped, the broker requeues it when the channel closes
 			}
 			return

@@ -100,6 +100,7 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 		readerEnd: make(chan struct{}),
 		kick:      make(chan struct{}, 1),
 	}
+	c.turn.wake = make(chan struct{}, 1)
 	c.wcond = sync.NewCond(&c.wmu)
 	c.dec.Intern = &c.intern
 	if c.maxMsg <= 0 {
@@ -113,25 +114,53 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 	return c
 }
 
-// deadlineReader arms the read deadline before every read from the socket
-// once heartbeats are on, so 2 intervals of silence end the read.
+// deadlineReader sets the read deadline before every read from the socket:
+// two heartbeat intervals of silence (re-armed at most every quarter
+// interval), or a leading caller's own deadline if that comes first.
 type deadlineReader struct{ c *Conn }
 
 func (r deadlineReader) Read(p []byte) (int, error) {
-	if hb := r.c.tuned.Heartbeat; hb > 0 {
-		// Re-arm at most every hb/4: silence ends the read after 1.75 to 2
-		// intervals, without a deadline update on every read.
-		if now := time.Now(); now.Sub(r.c.armed) > hb/4 {
-			_ = r.c.nc.SetReadDeadline(now.Add(2 * hb))
-			r.c.armed = now
+	c := r.c
+	for {
+		if c.softExt && !c.fr.InFrame() {
+			return 0, errLeadTimeout // the frame that overran the deadline is complete
 		}
+		var dl time.Time
+		if hb := c.tuned.Heartbeat; hb > 0 {
+			if now := time.Now(); now.Sub(c.armed) > hb/4 {
+				c.armed = now
+			}
+			dl = c.armed.Add(2 * hb)
+		}
+		soft := !c.soft.IsZero() && (dl.IsZero() || c.soft.Before(dl))
+		if soft {
+			dl = c.soft
+		}
+		if !dl.Equal(c.curDL) {
+			_ = c.nc.SetReadDeadline(dl)
+			c.curDL = dl
+		}
+		n, err := c.nc.Read(p)
+		if n > 0 || !soft || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		// The leading caller's deadline passed. Between frames it stops
+		// there; inside a frame it finishes the frame first, given one more
+		// timeout of progress.
+		if !c.fr.InFrame() {
+			return 0, errLeadTimeout
+		}
+		if c.softExt {
+			return 0, err
+		}
+		c.soft, c.softExt = time.Now().Add(c.timeout), true
 	}
-	return r.c.nc.Read(p)
 }
 
 // start launches the reader, the heartbeat sender and the hook goroutine.
 func (c *Conn) start() {
 	_ = c.nc.SetDeadline(time.Time{})
+	c.curDL = time.Time{}
 	c.fr.SetMaxFrame(c.tuned.FrameMax)
 	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
 	c.events.start()

@@ -47,6 +47,7 @@ func (ch *Channel) push(e event) {
 	ch.queue.q = append(ch.queue.q, e)
 	ch.mu.Unlock()
 	ch.queue.wake()
+	ch.serve(followEvent)
 }
 
 func (ch *Channel) pop() (event, bool) {
@@ -118,20 +119,25 @@ func (ch *Channel) OnCancel(fn func(tag string)) { ch.onCancel = fn }
 
 // Wait dispatches one event, waiting as long as it takes. It returns the
 // close reason once the channel is closed and its queue is empty.
-func (ch *Channel) Wait() error { return ch.wait(nil, context.Background()) }
+func (ch *Channel) Wait() error { return ch.wait(time.Time{}, context.Background()) }
 
 // WaitTimeout dispatches one event, or returns an error matching
 // amqp.ErrTimeout after d.
 func (ch *Channel) WaitTimeout(d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	return ch.wait(t.C, context.Background())
+	return ch.wait(time.Now().Add(d), context.Background())
 }
 
 // WaitContext dispatches one event, or returns ctx's error.
-func (ch *Channel) WaitContext(ctx context.Context) error { return ch.wait(nil, ctx) }
+func (ch *Channel) WaitContext(ctx context.Context) error { return ch.wait(time.Time{}, ctx) }
 
-func (ch *Channel) wait(timeout <-chan time.Time, ctx context.Context) error {
+// wait dispatches one event; deadline (zero: none) and ctx bound the wait.
+func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		if e, ok := ch.pop(); ok {
 			ch.dispatch(e)
@@ -146,14 +152,51 @@ func (ch *Channel) wait(timeout <-chan time.Time, ctx context.Context) error {
 			return &amqp.ClosedError{What: ch.name, Reason: ch.Err()}
 		default:
 		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
+		}
+		if ctx.Done() == nil { // a context can't interrupt a read: follow then
+			led, err := ch.c.lead(ch, followEvent, ch.hasEvent, deadline)
+			if led {
+				if errors.Is(err, errLeadTimeout) {
+					return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
+				}
+				continue
+			}
+		} else {
+			ch.c.needReader()
+		}
+		if timer == nil && !deadline.IsZero() {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		var expired <-chan time.Time
+		if timer != nil {
+			expired = timer.C
+		}
 		select {
 		case <-ch.queue.signal:
 		case <-ch.done:
-		case <-timeout:
+		case <-expired:
+			ch.c.unfollow(ch, followEvent)
 			return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
 		case <-ctx.Done():
+			ch.c.unfollow(ch, followEvent)
 			return context.Cause(ctx)
 		}
+		ch.c.unfollow(ch, followEvent)
+	}
+}
+
+// hasEvent reports whether a leading Wait can stop reading.
+func (ch *Channel) hasEvent() bool {
+	if ch.Pending() > 0 {
+		return true
+	}
+	select {
+	case <-ch.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -313,13 +356,12 @@ func (ch *Channel) waitUntil(cond func() (bool, error), what string) error {
 	// What we wait for answers frames still pending: write them now rather
 	// than wait for the flusher goroutine to wake.
 	ch.c.flushPending()
-	t := time.NewTimer(ch.c.timeout)
-	defer t.Stop()
+	deadline := time.Now().Add(ch.c.timeout)
 	for {
 		if ok, err := cond(); ok {
 			return err
 		}
-		if err := ch.wait(t.C, context.Background()); err != nil {
+		if err := ch.wait(deadline, context.Background()); err != nil {
 			if errors.Is(err, amqp.ErrTimeout) {
 				return fmt.Errorf("%w: %s: no %s within %s", amqp.ErrTimeout, ch.name, what, ch.c.timeout)
 			}

@@ -13,15 +13,22 @@ import (
 
 // readLoop is the shared reader: it reads every frame and routes it. It
 // never runs user code and never blocks on a user.
+// While a caller reads for itself (see turn.go) it parks.
 func (c *Conn) readLoop() {
 	defer close(c.readerEnd)
-	for {
-		err := c.readFrame()
-		if err == nil {
-			continue
+	idle := time.NewTimer(idleRead)
+	defer idle.Stop()
+	for c.backgroundTurn(idle) {
+		for {
+			if err := c.readFrame(); err != nil {
+				c.readFailed(err)
+				c.release()
+				return
+			}
+			if c.backgroundPark() {
+				break
+			}
 		}
-		c.readFailed(err)
-		return
 	}
 }
 

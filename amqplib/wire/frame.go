@@ -46,7 +46,8 @@ type FrameReader struct {
 	hdr      [7]byte
 	buf      []byte
 	size     uint32
-	pending  bool
+	pending  bool // the header was read, the payload not yet
+	inFrame  bool // the header was read, the end octet not yet
 }
 
 // NewFrameReader reads from r with a read buffer of bufSize bytes. The frame
@@ -67,9 +68,18 @@ func (fr *FrameReader) Next() (typ uint8, channel uint16, size uint32, err error
 	if fr.pending {
 		return 0, 0, 0, fmt.Errorf("amqp: frame reader misuse: payload of the previous frame not read")
 	}
-	if _, err = io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+	// Peek, then discard: a read that fails part-way through the header
+	// (a deadline) leaves its bytes buffered for the next call.
+	hdr, err := fr.r.Peek(len(fr.hdr))
+	if err != nil {
+		if err == io.EOF && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, 0, 0, err
 	}
+	copy(fr.hdr[:], hdr)
+	_, _ = fr.r.Discard(len(fr.hdr))
+	fr.inFrame = true
 	typ = fr.hdr[0]
 	channel = binary.BigEndian.Uint16(fr.hdr[1:3])
 	size = binary.BigEndian.Uint32(fr.hdr[3:7])
@@ -88,6 +98,10 @@ func (fr *FrameReader) Next() (typ uint8, channel uint16, size uint32, err error
 	fr.size, fr.pending = size, true
 	return typ, channel, size, nil
 }
+
+// InFrame reports whether a frame was begun (by Next) and not finished:
+// stopping there would lose the stream's place.
+func (fr *FrameReader) InFrame() bool { return fr.inFrame }
 
 // Payload reads the pending frame's payload into dst, which must be exactly
 // size bytes long, and checks the end octet.

@@ -59,6 +59,7 @@ func (fr *FrameReader) readEnd() error {
 	if err != nil {
 		return unexpectedEOF(err)
 	}
+	fr.inFrame = false
 	if end != FrameEnd {
 		return &FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("frame end octet is 0x%02X, want 0xCE", end)}
 	}
