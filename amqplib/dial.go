@@ -151,7 +151,7 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 			return 0, errLeadTimeout
 		}
 		if c.softExt {
-			return 0, err
+			return 0, fmt.Errorf("%w: the broker stopped in the middle of a frame for over %s", amqp.ErrTimeout, c.timeout)
 		}
 		c.soft, c.softExt = time.Now().Add(c.timeout), true
 	}
