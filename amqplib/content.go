@@ -137,6 +137,17 @@ const smallBody = 64 << 10
 // interleaving. Small messages are batched by the writer. In confirm mode it
 // returns the message's sequence number.
 func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, error) {
+	return ch.publishContent(req, msg, flushAsync)
+}
+
+// PublishContentNow is PublishContent for a caller about to wait for the
+// answer (a confirm): the frames are written before it returns, with no
+// hand-off to the flusher goroutine.
+func (ch *Channel) PublishContentNow(req wire.Method, msg *amqp.Message) (uint64, error) {
+	return ch.publishContent(req, msg, flushSync)
+}
+
+func (ch *Channel) publishContent(req wire.Method, msg *amqp.Message, mode int) (uint64, error) {
 	if err := ch.usable(); err != nil {
 		return 0, err
 	}
@@ -177,7 +188,7 @@ func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, e
 	}
 	var err error
 	if len(body) <= smallBody {
-		err = c.appendFrames(flushAsync, frames)
+		err = c.appendFrames(mode, frames)
 	} else {
 		err = c.writeLarge(frames)
 	}

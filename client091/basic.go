@@ -17,11 +17,11 @@ type publisher struct {
 // routes by queue name). It does not wait for the broker; use confirm mode
 // (ConfirmSelect, WaitConfirm) to know the message was stored.
 func (ch *Channel) Publish(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
-	_, err := ch.publish(exchange, routingKey, &msg, opts)
+	_, err := ch.publish(exchange, routingKey, &msg, opts, writeBatched)
 	return err
 }
 
-func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions) (uint64, error) {
+func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions, w publishWrite) (uint64, error) {
 	o, err := amqplib.Options(opts)
 	if err != nil {
 		return 0, err
@@ -33,8 +33,20 @@ func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.req = BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
+	if w == writeNow {
+		return ch.e.PublishContentNow(&p.req, msg)
+	}
 	return ch.e.PublishContent(&p.req, msg)
 }
+
+// publishWrite says when a publish is written: batched by the flusher, or
+// at once because the caller waits for its confirm next.
+type publishWrite int
+
+const (
+	writeBatched publishWrite = iota
+	writeNow
+)
 
 // Get fetches one message from a queue. ok is false, with a nil error, when
 // the queue was empty.

@@ -22,7 +22,7 @@ func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Messag
 	if !ch.e.Confirming() {
 		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
 	}
-	seq, err := ch.publish(exchange, routingKey, &msg, opts)
+	seq, err := ch.publish(exchange, routingKey, &msg, opts, writeNow)
 	if err != nil {
 		return err
 	}
