@@ -34,8 +34,8 @@ type Channel struct {
 	id   uint16
 	name string
 
-	followed  atomic.Bool // following != 0, read without the turn's lock
-	following int         // follow kinds registered (guarded by c.turn.mu)
+	followed  atomic.Bool      // following is not all zero; read without the turn's lock
+	following [followKinds]int // followers registered per kind (guarded by c.turn.mu)
 
 	rpc      sync.Mutex
 	reply    chan reply
@@ -178,7 +178,14 @@ func (ch *Channel) closed(reason error, unregister bool) {
 }
 
 // finish wakes everyone waiting on the channel, once.
-func (ch *Channel) finish() { ch.doneOnce.Do(func() { close(ch.done) }) }
+// A leader reading for this channel's waiter is interrupted, since no frame
+// may come to end its read.
+func (ch *Channel) finish() {
+	ch.doneOnce.Do(func() {
+		close(ch.done)
+		ch.c.interruptLeader()
+	})
+}
 
 // abandon gives the channel up after a failed wait: it tells the broker to
 // close it and keeps the id until close-ok so late replies are dropped.

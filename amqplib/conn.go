@@ -47,8 +47,10 @@ type Conn struct {
 	armed   time.Time // when the heartbeat read deadline was last moved
 	curDL   time.Time // the read deadline set on the socket
 	soft    time.Time // a leading caller's own deadline (zero: none)
-	softExt bool      // soft was extended to finish a frame
+	started bool      // the handshake is over: the reader sets the deadlines
 	turn    turn      // who reads (turn.go)
+
+	interrupted atomic.Bool // a leader must re-check its condition (turn.go)
 
 	wmu      sync.Mutex // guards the writer state below (see writer.go)
 	wcond    *sync.Cond // signalled when a write ends

@@ -116,51 +116,59 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 
 // deadlineReader sets the read deadline before every read from the socket:
 // two heartbeat intervals of silence (re-armed at most every quarter
-// interval), or a leading caller's own deadline if that comes first.
+// interval), or a leading caller's own deadline if that comes first. The
+// caller's deadline, or an interruption (see interruptLeader), ends the read
+// with errLeadTimeout or errLeadInterrupted; the frame reader resumes where
+// it stopped.
 type deadlineReader struct{ c *Conn }
+
+// staleDeadline forces the next read to set the deadline again.
+var staleDeadline = time.Unix(1, 0)
 
 func (r deadlineReader) Read(p []byte) (int, error) {
 	c := r.c
-	for {
-		if c.softExt && !c.fr.InFrame() {
-			return 0, errLeadTimeout // the frame that overran the deadline is complete
+	if !c.started {
+		return c.nc.Read(p) // the handshake sets its own deadline
+	}
+	var dl time.Time
+	if hb := c.tuned.Heartbeat; hb > 0 {
+		if now := time.Now(); now.Sub(c.armed) > hb/4 {
+			c.armed = now
 		}
-		var dl time.Time
-		if hb := c.tuned.Heartbeat; hb > 0 {
-			if now := time.Now(); now.Sub(c.armed) > hb/4 {
-				c.armed = now
-			}
-			dl = c.armed.Add(2 * hb)
+		dl = c.armed.Add(2 * hb)
+	}
+	soft := !c.soft.IsZero() && (dl.IsZero() || c.soft.Before(dl))
+	if soft {
+		dl = c.soft
+	}
+	if !dl.Equal(c.curDL) {
+		_ = c.nc.SetReadDeadline(dl)
+		c.curDL = dl
+	}
+	// Checked after setting the deadline: an interruption that set its own
+	// deadline before ours is seen here, one after ours ends the read.
+	if c.interrupted.Swap(false) {
+		c.curDL = staleDeadline
+		return 0, errLeadInterrupted
+	}
+	n, err := c.nc.Read(p)
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl.IsZero() || time.Now().Before(dl) { // not our deadline: an interruption
+			c.curDL = staleDeadline
+			c.interrupted.Store(false)
+			return 0, errLeadInterrupted
 		}
-		soft := !c.soft.IsZero() && (dl.IsZero() || c.soft.Before(dl))
 		if soft {
-			dl = c.soft
-		}
-		if !dl.Equal(c.curDL) {
-			_ = c.nc.SetReadDeadline(dl)
-			c.curDL = dl
-		}
-		n, err := c.nc.Read(p)
-		if n > 0 || !soft || !errors.Is(err, os.ErrDeadlineExceeded) {
-			return n, err
-		}
-		// The leading caller's deadline passed. Between frames it stops
-		// there; inside a frame it finishes the frame first, given one more
-		// timeout of progress.
-		if !c.fr.InFrame() {
 			return 0, errLeadTimeout
 		}
-		if c.softExt {
-			return 0, fmt.Errorf("%w: the broker stopped in the middle of a frame for over %s", amqp.ErrTimeout, c.timeout)
-		}
-		c.soft, c.softExt = time.Now().Add(c.timeout), true
 	}
+	return n, err
 }
 
 // start launches the reader, the heartbeat sender and the hook goroutine.
 func (c *Conn) start() {
 	_ = c.nc.SetDeadline(time.Time{})
-	c.curDL = time.Time{}
+	c.curDL, c.started = time.Time{}, true
 	c.fr.SetMaxFrame(c.tuned.FrameMax)
 	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
 	c.events.start()

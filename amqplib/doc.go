@@ -7,9 +7,17 @@
 // field-table policy. The dialect keeps its handshake and its typed API; all
 // shared channel semantics live here once.
 //
-// Concurrency: one reader goroutine per connection reads every frame and
-// never runs user code or blocks on a user. RPC replies go to a one-slot
+// Concurrency: one goroutine at a time reads the socket, routes every frame
+// and never runs user code or blocks on a user. RPC replies go to a one-slot
 // mailbox (RPCs on a channel are serialised); deliveries, returns, confirms
 // and cancels go to the channel's unbounded event queue, drained by Wait on
 // the caller's goroutine. Connection hooks run on one event goroutine.
+//
+// Who reads is the read turn (turn.go): a caller waiting for a reply or an
+// event reads and routes frames itself while nobody else reads, so a round
+// trip needs no goroutine hand-off; otherwise it waits for its mailbox as
+// before. The connection's background reader goroutine reads whenever no
+// caller does: when callers are left waiting, when something waits without
+// reading (Close, a blocked publisher, a Wait a context can cancel), and
+// once the socket has been left unread for 10 ms.
 package amqplib

@@ -155,16 +155,11 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
 		}
-		if ctx.Done() == nil { // a context can't interrupt a read: follow then
-			led, err := ch.c.lead(ch, followEvent, ch.hasEvent, deadline)
-			if led {
-				if errors.Is(err, errLeadTimeout) {
-					return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
-				}
-				continue
+		if led, err := ch.leadWait(deadline, ctx); led {
+			if err != nil {
+				return err
 			}
-		} else {
-			ch.c.needReader()
+			continue
 		}
 		if timer == nil && !deadline.IsZero() {
 			timer = time.NewTimer(time.Until(deadline))
@@ -187,17 +182,35 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 	}
 }
 
-// hasEvent reports whether a leading Wait can stop reading.
-func (ch *Channel) hasEvent() bool {
-	if ch.Pending() > 0 {
-		return true
+// leadWait reads frames on the caller's goroutine (see turn.go) until an
+// event is queued, the channel closes, the deadline passes or ctx ends. It
+// returns led=false, registered as a follower, when another goroutine reads.
+func (ch *Channel) leadWait(deadline time.Time, ctx context.Context) (led bool, err error) {
+	ready := func() bool {
+		if ch.Pending() > 0 || ctx.Err() != nil {
+			return true
+		}
+		select {
+		case <-ch.done:
+			return true
+		default:
+			return false
+		}
 	}
-	select {
-	case <-ch.done:
-		return true
-	default:
-		return false
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, ch.c.interruptLeader)
+		defer stop()
 	}
+	led, err = ch.c.lead(ch, followEvent, ready, deadline)
+	switch {
+	case !led:
+		return false, nil
+	case errors.Is(err, errLeadTimeout):
+		return true, fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
+	case ch.Pending() == 0 && ctx.Err() != nil:
+		return true, context.Cause(ctx)
+	}
+	return true, nil // an event, a close, or a connection failure: the loop looks
 }
 
 func (ch *Channel) dispatch(e event) {

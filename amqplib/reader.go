@@ -20,7 +20,11 @@ func (c *Conn) readLoop() {
 	defer idle.Stop()
 	for c.backgroundTurn(idle) {
 		for {
-			if err := c.readFrame(); err != nil {
+			err := c.readFrame()
+			if errors.Is(err, errLeadInterrupted) {
+				continue // meant for a leader that had just left; read on
+			}
+			if err != nil {
 				c.readFailed(err)
 				c.release()
 				return
@@ -72,7 +76,7 @@ func (c *Conn) readFrame() error {
 	if chID != 0 && int(chID) < len(c.chans) {
 		ch = c.chans[chID].Load()
 	}
-	if c.cfg.Trace != nil && typ != wire.FrameMethod {
+	if c.cfg.Trace != nil && typ != wire.FrameMethod && !c.fr.Resumed() {
 		c.traceFrame("<-", typ, chID, int(size))
 	}
 	if typ == wire.FrameBody && ch != nil && ch.asm.id != 0 {
@@ -153,7 +157,11 @@ func (c *Conn) connectionMethod(m wire.Method) error {
 		c.shutdown(e)
 		return errServerClosed
 	case k.ConnectionCloseOK:
-		close(c.closeOK)
+		select {
+		case <-c.closeOK: // a second one from a confused broker
+		default:
+			close(c.closeOK)
+		}
 		c.shutdown(nil)
 		return errServerClosed
 	case k.ConnectionBlocked:

@@ -15,9 +15,13 @@ import (
 //
 // The background reader (readLoop) reads whenever no caller does: it takes
 // the turn when a leader leaves followers behind, when something waits
-// without leading (Close, a blocked publisher), or once the turn has been
-// free for idleRead. It parks again after routing a frame that served a
-// follower when nobody else waits, so that the follower's next call can lead.
+// without leading (needReader), or once the turn has been free for
+// idleRead. It parks again after routing a frame that served a follower
+// when nobody else waits, so that the follower's next call can lead.
+//
+// A leader stops at its own deadline, or when interrupted (its channel was
+// closed by another goroutine, its context was cancelled), wherever the
+// frame reader is: the next reader resumes the frame.
 //
 // Everything the reader owns (the frame reader, the decoder, content
 // assembly, the read deadline) is touched only by the turn's holder; taking
@@ -27,7 +31,7 @@ type turn struct {
 	holder  int       // turnFree, turnBackground or turnLeader
 	waiters int       // followers not yet served
 	served  bool      // the background reader's last frame served a follower
-	parked  bool      // the background reader is parked
+	parked  int       // how the background reader waits: parkNone, parkIdle, parkHeld
 	need    bool      // someone waits without leading: the background reader must read
 	freed   time.Time // when the turn was last released
 	wake    chan struct{}
@@ -39,20 +43,31 @@ const (
 	turnLeader
 )
 
+const (
+	parkNone = iota // not parked
+	parkIdle        // until the turn has been free for idleRead
+	parkHeld        // a leader holds the turn: until it is released
+)
+
 // idleRead is how long the turn stays free before the background reader
 // takes it: input nobody waits for (hooks, a broker's close, heartbeats)
-// is read at most this late.
-const idleRead = 10 * time.Millisecond
+// is read at most this late. A variable for tests only.
+var idleRead = 10 * time.Millisecond
 
-// errLeadTimeout ends a leader's read at a frame boundary when its own
-// deadline passed; the connection is fine.
-var errLeadTimeout = errors.New("amqp: the caller's deadline passed while reading")
+var (
+	// errLeadTimeout ends a leader's read when its deadline passed.
+	errLeadTimeout = errors.New("amqp: the caller's deadline passed while reading")
+	// errLeadInterrupted ends a read so that the leader re-checks its
+	// condition.
+	errLeadInterrupted = errors.New("amqp: read interrupted")
+)
 
 // follow kinds: what a follower waits for, so the router can tell when it
 // has served it.
 const (
-	followReply = 1 << iota // an RPC reply (Channel.call)
-	followEvent             // an event in the channel's queue (Channel.wait)
+	followReply = iota // an RPC reply (Channel.call)
+	followEvent        // an event in the channel's queue (Channel.wait)
+	followKinds
 )
 
 // lead reads and routes frames on the calling goroutine until ready reports
@@ -65,7 +80,7 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 	t.mu.Lock()
 	if t.holder != turnFree {
 		t.waiters++
-		ch.following |= kind
+		ch.following[kind]++
 		ch.followed.Store(true)
 		t.mu.Unlock()
 		return false, nil
@@ -73,9 +88,14 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 	t.holder = turnLeader
 	t.mu.Unlock()
 
-	c.soft, c.softExt = deadline, false
+	c.soft = deadline
 	for !ready() {
-		if err = c.readFrame(); err != nil {
+		err = c.readFrame()
+		if errors.Is(err, errLeadInterrupted) {
+			err = nil
+			continue
+		}
+		if err != nil {
 			break
 		}
 	}
@@ -87,31 +107,45 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 	return true, err
 }
 
-// release frees the turn; followers left waiting get the background reader.
+// release frees the turn, waking the background reader if followers are
+// left or it waits for the release.
 func (c *Conn) release() {
 	t := &c.turn
 	t.mu.Lock()
 	t.holder = turnFree
 	t.freed = time.Now()
-	wake := (t.waiters > 0 || t.need) && t.parked
+	wake := t.parked == parkHeld || (t.waiters > 0 || t.need) && t.parked != parkNone
 	t.mu.Unlock()
 	if wake {
 		c.wakeReader()
 	}
 }
 
-// unfollow removes ch's registration of kind if the router has not.
+// interruptLeader makes a leader blocked in a read re-check its condition:
+// something it waits for happened without a frame (a close, a context).
+func (c *Conn) interruptLeader() {
+	t := &c.turn
+	t.mu.Lock()
+	leading := t.holder == turnLeader
+	t.mu.Unlock()
+	if leading {
+		c.interrupted.Store(true)
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// unfollow removes one registration of kind for ch if the router has not.
 func (c *Conn) unfollow(ch *Channel, kind int) {
 	if !ch.followed.Load() {
 		return
 	}
 	t := &c.turn
 	t.mu.Lock()
-	if ch.following&kind != 0 {
-		ch.following &^= kind
+	if ch.following[kind] > 0 {
+		ch.following[kind]--
 		t.waiters--
 	}
-	ch.followed.Store(ch.following != 0)
+	ch.followed.Store(ch.following != [followKinds]int{})
 	t.mu.Unlock()
 }
 
@@ -122,12 +156,12 @@ func (ch *Channel) serve(kind int) {
 	}
 	t := &ch.c.turn
 	t.mu.Lock()
-	if ch.following&kind != 0 {
-		ch.following &^= kind
-		t.waiters--
+	if n := ch.following[kind]; n > 0 {
+		ch.following[kind] = 0
+		t.waiters -= n
 		t.served = true
 	}
-	ch.followed.Store(ch.following != 0)
+	ch.followed.Store(ch.following != [followKinds]int{})
 	t.mu.Unlock()
 }
 
@@ -137,7 +171,7 @@ func (c *Conn) needReader() {
 	t := &c.turn
 	t.mu.Lock()
 	t.need = true
-	wake := t.parked
+	wake := t.parked != parkNone
 	t.mu.Unlock()
 	if wake {
 		c.wakeReader()
@@ -156,25 +190,31 @@ func (c *Conn) wakeReader() {
 func (c *Conn) backgroundTurn(idle *time.Timer) bool {
 	t := &c.turn
 	for {
+		if c.isDone() {
+			return false
+		}
 		t.mu.Lock()
 		if t.holder == turnFree && (t.waiters > 0 || t.need || time.Since(t.freed) >= idleRead) {
-			t.holder, t.parked, t.served, t.need = turnBackground, false, false, false
+			t.holder, t.parked, t.served, t.need = turnBackground, parkNone, false, false
 			t.mu.Unlock()
 			return true
 		}
-		t.parked = true
-		wait := idleRead
+		var timeout <-chan time.Time
 		if t.holder == turnFree {
-			wait -= time.Since(t.freed)
+			t.parked = parkIdle
+			idle.Reset(idleRead - time.Since(t.freed))
+			timeout = idle.C
+		} else {
+			t.parked = parkHeld // no timer while a leader reads
 		}
 		t.mu.Unlock()
-		idle.Reset(wait)
 		select {
 		case <-c.done:
 			return false
 		case <-t.wake:
-		case <-idle.C:
+		case <-timeout:
 		}
+		idle.Stop()
 	}
 }
 
@@ -184,6 +224,10 @@ func (c *Conn) backgroundPark() bool {
 	t := &c.turn
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.need { // a goroutine asked for a reader while this one read: keep reading
+		t.need = false
+		return false
+	}
 	if !t.served || t.waiters > 0 {
 		return false
 	}

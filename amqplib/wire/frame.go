@@ -45,9 +45,12 @@ type FrameReader struct {
 	maxFrame uint32 // whole-frame limit; payload may be up to maxFrame (RabbitMQ's slack)
 	hdr      [7]byte
 	buf      []byte
+	typ      uint8
+	channel  uint16
 	size     uint32
-	pending  bool // the header was read, the payload not yet
-	inFrame  bool // the header was read, the end octet not yet
+	pending  bool // a frame's header was read, its end octet not yet
+	got      int  // payload bytes of the pending frame read so far
+	resumed  bool // the last Next returned the pending frame again
 }
 
 // NewFrameReader reads from r with a read buffer of bufSize bytes. The frame
@@ -63,13 +66,21 @@ func (fr *FrameReader) SetMaxFrame(n uint32) { fr.maxFrame = n }
 func (fr *FrameReader) Buffered() *bufio.Reader { return fr.r }
 
 // Next reads a frame header and validates the type and size. The payload
-// must then be read with Payload or Skip (or the whole frame with ReadFrame).
+// must then be read with Payload or ReadPayload (or the whole frame with
+// ReadFrame).
+//
+// Reading can stop anywhere with an error from the underlying reader (a
+// deadline) and resume: while a frame is pending, Next returns its header
+// again, and the same Payload or ReadPayload call then goes on where the
+// interrupted one stopped. Any other error ends the stream.
 func (fr *FrameReader) Next() (typ uint8, channel uint16, size uint32, err error) {
 	if fr.pending {
-		return 0, 0, 0, fmt.Errorf("amqp: frame reader misuse: payload of the previous frame not read")
+		fr.resumed = true
+		return fr.typ, fr.channel, fr.size, nil
 	}
+	fr.resumed = false
 	// Peek, then discard: a read that fails part-way through the header
-	// (a deadline) leaves its bytes buffered for the next call.
+	// leaves its bytes buffered for the next call.
 	hdr, err := fr.r.Peek(len(fr.hdr))
 	if err != nil {
 		if err == io.EOF && len(hdr) > 0 {
@@ -79,7 +90,6 @@ func (fr *FrameReader) Next() (typ uint8, channel uint16, size uint32, err error
 	}
 	copy(fr.hdr[:], hdr)
 	_, _ = fr.r.Discard(len(fr.hdr))
-	fr.inFrame = true
 	typ = fr.hdr[0]
 	channel = binary.BigEndian.Uint16(fr.hdr[1:3])
 	size = binary.BigEndian.Uint32(fr.hdr[3:7])
@@ -95,23 +105,27 @@ func (fr *FrameReader) Next() (typ uint8, channel uint16, size uint32, err error
 	if fr.maxFrame != 0 && size > fr.maxFrame {
 		return 0, 0, 0, &FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("frame of %d bytes exceeds frame_max %d", size, fr.maxFrame)}
 	}
-	fr.size, fr.pending = size, true
+	fr.typ, fr.channel, fr.size, fr.pending, fr.got = typ, channel, size, true, 0
 	return typ, channel, size, nil
 }
 
-// InFrame reports whether a frame was begun (by Next) and not finished:
-// stopping there would lose the stream's place.
-func (fr *FrameReader) InFrame() bool { return fr.inFrame }
+// Resumed reports whether the last Next returned a frame whose reading was
+// interrupted, rather than a new one.
+func (fr *FrameReader) Resumed() bool { return fr.resumed }
 
 // Payload reads the pending frame's payload into dst, which must be exactly
-// size bytes long, and checks the end octet.
+// size bytes long (the same slice again when resuming), and checks the end
+// octet.
 func (fr *FrameReader) Payload(dst []byte) error {
 	if !fr.pending || uint32(len(dst)) != fr.size {
 		return fmt.Errorf("amqp: frame reader misuse: payload buffer of %d bytes for a %d-byte frame", len(dst), fr.size)
 	}
-	fr.pending = false
-	if _, err := io.ReadFull(fr.r, dst); err != nil {
-		return unexpectedEOF(err)
+	if fr.got < len(dst) {
+		n, err := io.ReadFull(fr.r, dst[fr.got:])
+		fr.got += n
+		if err != nil {
+			return unexpectedEOF(err)
+		}
 	}
 	return fr.readEnd()
 }

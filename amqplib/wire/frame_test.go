@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,9 +170,93 @@ func TestFrameReaderMisuse(t *testing.T) {
 	assert.ErrorContains(t, err, "misuse")
 	_, _, size, err := fr.Next()
 	require.NoError(t, err)
-	_, _, _, err = fr.Next()
-	assert.ErrorContains(t, err, "misuse")
+	_, _, again, err := fr.Next() // the pending frame again
+	require.NoError(t, err)
+	assert.Equal(t, size, again)
+	assert.True(t, fr.Resumed())
 	assert.ErrorContains(t, fr.Payload(make([]byte, size+1)), "misuse")
 	require.NoError(t, fr.Payload(make([]byte, size)))
 	assert.NotNil(t, fr.Buffered())
+}
+
+// pausingReader hands out its data in chunks of step bytes, with errPause
+// between chunks (a read deadline, for the frame reader).
+type pausingReader struct {
+	data   []byte
+	step   int
+	paused bool
+}
+
+var errPause = errors.New("pause")
+
+func (r *pausingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	if !r.paused {
+		r.paused = true
+		return 0, errPause
+	}
+	r.paused = false
+	n := copy(p[:min(len(p), r.step)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestFrameReaderResumes: reading can stop at any byte and go on: small
+// payloads, payloads read into the caller's slice, and payloads over
+// eagerPayload that grow as they arrive.
+func TestFrameReaderResumes(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), (eagerPayload+3000)/16)
+	payloads := [][]byte{[]byte("abc"), bytes.Repeat([]byte{7}, 5000), {}, big, []byte("z")}
+	var e Encoder
+	for i, p := range payloads {
+		s := e.BeginFrame(FrameBody, uint16(i+1))
+		e.Buf = append(e.Buf, p...)
+		e.EndFrame(s)
+	}
+	for _, step := range []int{1, 3, 4096, 70000} {
+		if step == 1 && testing.Short() {
+			continue
+		}
+		fr := NewFrameReader(&pausingReader{data: slices.Clone(e.Buf), step: step}, 4096)
+		fr.SetMaxFrame(0)
+		pauses := 0
+		for i, want := range payloads {
+			var got []byte
+			for {
+				typ, ch, size, err := fr.Next()
+				if errors.Is(err, errPause) {
+					pauses++
+					continue
+				}
+				require.NoError(t, err)
+				require.Equal(t, uint8(FrameBody), typ)
+				require.Equal(t, uint16(i+1), ch)
+				require.Equal(t, len(want), int(size))
+				if i%2 == 1 { // into the caller's slice, kept across attempts
+					if got == nil {
+						got = make([]byte, size)
+					}
+					err = fr.Payload(got)
+				} else {
+					var p []byte
+					p, err = fr.ReadPayload()
+					if err == nil {
+						got = slices.Clone(p)
+					}
+				}
+				if errors.Is(err, errPause) {
+					pauses++
+					continue
+				}
+				require.NoError(t, err)
+				break
+			}
+			require.Equal(t, want, got, "payload %d with %d-byte reads", i, step)
+		}
+		_, _, _, err := fr.Next()
+		assert.ErrorIs(t, err, io.EOF)
+		assert.Greater(t, pauses, len(payloads), "reads were interrupted")
+	}
 }

@@ -28,38 +28,36 @@ func (fr *FrameReader) ReadPayload() ([]byte, error) {
 	}
 	size := int(fr.size)
 	if size <= cap(fr.buf) || size <= eagerPayload {
-		if cap(fr.buf) < size {
+		if cap(fr.buf) < size { // not when resuming: the buffer was made then
 			fr.buf = make([]byte, size)
 		}
 		p := fr.buf[:size]
 		return p, fr.Payload(p)
 	}
-	fr.pending = false
-	buf := fr.buf[:0]
+	buf := fr.buf[:fr.got]
 	for len(buf) < size {
 		if len(buf) == cap(buf) {
 			// Grow by what was already received (doubling), at least
 			// eagerPayload, at most what is left.
 			buf = slices.Grow(buf, min(size-len(buf), max(len(buf), eagerPayload)))
 		}
-		n := min(size, cap(buf))
-		if _, err := io.ReadFull(fr.r, buf[len(buf):n]); err != nil {
-			fr.buf = buf[:0]
+		n, err := io.ReadFull(fr.r, buf[len(buf):min(size, cap(buf))])
+		buf = buf[:len(buf)+n]
+		fr.buf, fr.got = buf, len(buf)
+		if err != nil {
 			return nil, unexpectedEOF(err)
 		}
-		buf = buf[:n]
 	}
-	fr.buf = buf
 	return buf, fr.readEnd()
 }
 
-// readEnd reads and checks the frame-end octet.
+// readEnd reads and checks the frame-end octet, ending the pending frame.
 func (fr *FrameReader) readEnd() error {
 	end, err := fr.r.ReadByte()
 	if err != nil {
 		return unexpectedEOF(err)
 	}
-	fr.inFrame = false
+	fr.pending = false
 	if end != FrameEnd {
 		return &FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("frame end octet is 0x%02X, want 0xCE", end)}
 	}

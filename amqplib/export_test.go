@@ -1,0 +1,18 @@
+package amqplib
+
+import "time"
+
+// Leading reports whether a caller holds the read turn.
+func Leading(c *Conn) bool {
+	c.turn.mu.Lock()
+	defer c.turn.mu.Unlock()
+	return c.turn.holder == turnLeader
+}
+
+// SetIdleRead changes how long the turn stays free before the background
+// reader takes it, until the returned function restores it.
+func SetIdleRead(d time.Duration) (restore func()) {
+	old := idleRead
+	idleRead = d
+	return func() { idleRead = old }
+}
