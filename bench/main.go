@@ -117,7 +117,10 @@ func scenarios(scale float64) []*scenario {
 		c.id, c.ours, c.theirs, c.speedup, c.cpu = s.id+"/0-8", f, nil, 0, 0
 		list = append(list, &c)
 	}
-	return list
+	// The floor: S4 with no client library at all, against amqp091-go.
+	floor := *list[3]
+	floor.id, floor.title, floor.ours, floor.speedup, floor.cpu = "S4/floor", "S4 without a library (write, read inline)", floorGet, 0, 0
+	return append(list, &floor)
 }
 
 // result holds every run of one scenario.
@@ -313,6 +316,9 @@ func printTable(w io.Writer, results []*result, markdown bool) {
 			}
 			row[9] = target
 			row[10] = map[bool]string{true: "yes", false: "NO"}[met]
+			if s.speedup == 0 { // a reference row, no target
+				row[9], row[10] = "—", "—"
+			}
 		}
 		rows = append(rows, row)
 	}

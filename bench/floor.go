@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/client091"
+)
+
+// floorGet is S4 without a client library: a hand-written AMQP 0-9-1
+// session (frames built with the wire encoder) that writes basic.get and
+// reads get-ok, header and body on the same goroutine. It is the floor any
+// Go client can reach for a round trip on this machine; the S4/floor row
+// compares it with amqp091-go.
+func floorGet(env *env, m *meter, q string, n int) error {
+	u, err := url.Parse(env.url)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":5672"
+	}
+	nc, err := net.Dial("tcp", host)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	user, pass := "guest", "guest"
+	if u.User != nil {
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+	}
+	vhost := "/"
+	if p := u.Path; len(p) > 1 {
+		vhost = p[1:]
+	}
+	fr := wire.NewFrameReader(bufio.NewReaderSize(nc, 64<<10), 64<<10)
+	fr.SetMaxFrame(0)
+	send := func(ch uint16, m wire.Method) error {
+		var e wire.Encoder
+		e.MethodFrame(ch, m)
+		if e.Err() != nil {
+			return e.Err()
+		}
+		_, err := nc.Write(e.Buf)
+		return err
+	}
+	next := func() error { _, _, _, err := fr.ReadFrame(); return err }
+	steps := []func() error{
+		func() error { _, err := nc.Write([]byte{'A', 'M', 'Q', 'P', 0, 0, 9, 1}); return err },
+		next, // start
+		func() error {
+			return send(0, &client091.ConnectionStartOK{ClientProperties: amqp.Table{}, Mechanism: "PLAIN",
+				Response: "\x00" + user + "\x00" + pass, Locale: "en_US"})
+		},
+		next, // tune
+		func() error { return send(0, &client091.ConnectionTuneOK{ChannelMax: 1, FrameMax: 131072}) },
+		func() error { return send(0, &client091.ConnectionOpen{VirtualHost: vhost}) },
+		next, // open-ok
+		func() error { return send(1, &client091.ChannelOpen{}) },
+		next, // channel open-ok
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("floor handshake: %w", err)
+		}
+	}
+	var e wire.Encoder
+	e.MethodFrame(1, &client091.BasicGet{Queue: q, NoAck: true})
+	get := e.Buf
+	m.Start()
+	for i := 0; i < n; i++ {
+		if _, err := nc.Write(get); err != nil {
+			return err
+		}
+		typ, _, payload, err := fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		if typ != wire.FrameMethod || wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3])) != client091.IDBasicGetOK {
+			return fmt.Errorf("floor get %d: not a get-ok", i)
+		}
+		for k := 0; k < 2; k++ { // the content header and the one body frame
+			if err := next(); err != nil {
+				return err
+			}
+		}
+	}
+	m.Stop()
+	return send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"})
+}
