@@ -348,7 +348,7 @@ func (ch *Channel) Close() error {
 		ch.closed(nil, true)
 		return nil // the connection is gone, so is the channel
 	}
-	ch.c.needReader()
+	defer ch.c.needReader()()
 	timer := time.NewTimer(ch.c.timeout)
 	defer timer.Stop()
 	select {
@@ -400,9 +400,9 @@ func (ch *Channel) method(m wire.Method) error {
 		ch.event(m)
 		return nil
 	}
+	ch.serve(followReply)
 	select {
 	case ch.reply <- reply{id: m.ID(), m: m}:
-		ch.serve(followReply)
 		return nil
 	default:
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s", ch.name, m.Name())}

@@ -44,7 +44,7 @@ type Conn struct {
 	intern  wire.Interner
 	dec     wire.Decoder // interns through intern
 	scratch map[wire.MethodID]wire.Method
-	armed   time.Time // when the heartbeat read deadline was last moved
+	armed   time.Time // when bytes last arrived (noted at most every heartbeat/4)
 	curDL   time.Time // the read deadline set on the socket
 	soft    time.Time // a leading caller's own deadline (zero: none)
 	started bool      // the handshake is over: the reader sets the deadlines
@@ -138,7 +138,7 @@ func (c *Conn) waitUnblocked() error {
 	if unblock == nil {
 		return nil
 	}
-	c.needReader()
+	defer c.needReader()()
 	t := time.NewTimer(c.cfg.BlockedTimeout)
 	defer t.Stop()
 	select {
@@ -195,7 +195,7 @@ func (c *Conn) Close() error {
 	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"})
 	err := c.sendMethod(0, msg)
 	if err == nil {
-		c.needReader()
+		stop := c.needReader()
 		timer := time.NewTimer(c.timeout)
 		select {
 		case <-c.closeOK:
@@ -204,6 +204,7 @@ func (c *Conn) Close() error {
 			err = fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
 		}
 		timer.Stop()
+		stop()
 	}
 	c.shutdown(nil) // no-op when the broker's close-ok (or its own close) got there first
 	<-c.readerEnd

@@ -113,9 +113,9 @@ func (ch *Channel) complete() {
 	case a.d != nil:
 		a.d.Body = a.body
 		if a.id == ch.c.proto.Known.BasicGetOK {
+			ch.serve(followReply)
 			select {
 			case ch.reply <- reply{id: a.id, d: a.d}:
-				ch.serve(followReply)
 			default: // nobody asked: dropped, the broker requeues it when the channel closes
 			}
 			return

@@ -115,8 +115,8 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 }
 
 // deadlineReader sets the read deadline before every read from the socket:
-// two heartbeat intervals of silence (re-armed at most every quarter
-// interval), or a leading caller's own deadline if that comes first. The
+// two heartbeat intervals after bytes last arrived (noted at most every
+// quarter interval), or a leading caller's own deadline if that comes first. The
 // caller's deadline, or an interruption (see interruptLeader), ends the read
 // with errLeadTimeout or errLeadInterrupted; the frame reader resumes where
 // it stopped.
@@ -131,11 +131,9 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 		return c.nc.Read(p) // the handshake sets its own deadline
 	}
 	var dl time.Time
-	if hb := c.tuned.Heartbeat; hb > 0 {
-		if now := time.Now(); now.Sub(c.armed) > hb/4 {
-			c.armed = now
-		}
-		dl = c.armed.Add(2 * hb)
+	hb := c.tuned.Heartbeat
+	if hb > 0 {
+		dl = c.armed.Add(2 * hb) // armed: when bytes last arrived, give or take hb/4
 	}
 	soft := !c.soft.IsZero() && (dl.IsZero() || c.soft.Before(dl))
 	if soft {
@@ -152,6 +150,11 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 		return 0, errLeadInterrupted
 	}
 	n, err := c.nc.Read(p)
+	if n > 0 && hb > 0 {
+		if now := time.Now(); now.Sub(c.armed) > hb/4 {
+			c.armed = now
+		}
+	}
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		if dl.IsZero() || time.Now().Before(dl) { // not our deadline: an interruption
 			c.curDL = staleDeadline
@@ -168,7 +171,7 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 // start launches the reader, the heartbeat sender and the hook goroutine.
 func (c *Conn) start() {
 	_ = c.nc.SetDeadline(time.Time{})
-	c.curDL, c.started = time.Time{}, true
+	c.curDL, c.started, c.armed = time.Time{}, true, time.Now()
 	c.fr.SetMaxFrame(c.tuned.FrameMax)
 	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
 	c.events.start()

@@ -43,11 +43,11 @@ func (q *eventQueue) wake() {
 }
 
 func (ch *Channel) push(e event) {
+	ch.serve(followEvent)
 	ch.mu.Lock()
 	ch.queue.q = append(ch.queue.q, e)
 	ch.mu.Unlock()
 	ch.queue.wake()
-	ch.serve(followEvent)
 }
 
 func (ch *Channel) pop() (event, bool) {

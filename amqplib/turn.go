@@ -3,6 +3,7 @@ package amqplib
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,8 +17,9 @@ import (
 // The background reader (readLoop) reads whenever no caller does: it takes
 // the turn when a leader leaves followers behind, when something waits
 // without leading (needReader), or once the turn has been free for
-// idleRead. It parks again after routing a frame that served a follower
-// when nobody else waits, so that the follower's next call can lead.
+// idleRead. It parks again after routing a frame that served a follower,
+// or an RPC reply, when nobody else waits, so that the caller's next call
+// can lead.
 //
 // A leader stops at its own deadline, or when interrupted (its channel was
 // closed by another goroutine, its context was cancelled), wherever the
@@ -30,11 +32,12 @@ type turn struct {
 	mu      sync.Mutex
 	holder  int       // turnFree, turnBackground or turnLeader
 	waiters int       // followers not yet served
-	served  bool      // the background reader's last frame served a follower
+	served  bool      // a frame the background reader routed served a follower
 	parked  int       // how the background reader waits: parkNone, parkIdle, parkHeld
-	need    bool      // someone waits without leading: the background reader must read
+	needers int       // goroutines waiting without leading: the background reader must read
 	freed   time.Time // when the turn was last released
 	wake    chan struct{}
+	replied atomic.Bool // an RPC reply was routed: its caller is likely to call again
 }
 
 const (
@@ -114,7 +117,7 @@ func (c *Conn) release() {
 	t.mu.Lock()
 	t.holder = turnFree
 	t.freed = time.Now()
-	wake := t.parked == parkHeld || (t.waiters > 0 || t.need) && t.parked != parkNone
+	wake := t.parked == parkHeld || (t.waiters > 0 || t.needers > 0) && t.parked != parkNone
 	t.mu.Unlock()
 	if wake {
 		c.wakeReader()
@@ -149,12 +152,17 @@ func (c *Conn) unfollow(ch *Channel, kind int) {
 	t.mu.Unlock()
 }
 
-// serve is called by the router after it queued something of kind for ch.
+// serve is called by the router before it makes something of kind visible
+// to ch's waiter (before, so that a late call cannot consume the waiter's
+// next registration).
 func (ch *Channel) serve(kind int) {
+	t := &ch.c.turn
+	if kind == followReply {
+		t.replied.Store(true)
+	}
 	if !ch.followed.Load() {
 		return
 	}
-	t := &ch.c.turn
 	t.mu.Lock()
 	if n := ch.following[kind]; n > 0 {
 		ch.following[kind] = 0
@@ -165,16 +173,21 @@ func (ch *Channel) serve(kind int) {
 	t.mu.Unlock()
 }
 
-// needReader makes sure someone reads the socket soon, for a goroutine that
-// waits for input without leading.
-func (c *Conn) needReader() {
+// needReader makes sure someone reads the socket, for a goroutine that waits
+// for input without leading, until it calls the returned function.
+func (c *Conn) needReader() (done func()) {
 	t := &c.turn
 	t.mu.Lock()
-	t.need = true
+	t.needers++
 	wake := t.parked != parkNone
 	t.mu.Unlock()
 	if wake {
 		c.wakeReader()
+	}
+	return func() {
+		t.mu.Lock()
+		t.needers--
+		t.mu.Unlock()
 	}
 }
 
@@ -194,8 +207,9 @@ func (c *Conn) backgroundTurn(idle *time.Timer) bool {
 			return false
 		}
 		t.mu.Lock()
-		if t.holder == turnFree && (t.waiters > 0 || t.need || time.Since(t.freed) >= idleRead) {
-			t.holder, t.parked, t.served, t.need = turnBackground, parkNone, false, false
+		if t.holder == turnFree && (t.waiters > 0 || t.needers > 0 || time.Since(t.freed) >= idleRead) {
+			t.holder, t.parked, t.served = turnBackground, parkNone, false
+			t.replied.Store(false)
 			t.mu.Unlock()
 			return true
 		}
@@ -219,18 +233,16 @@ func (c *Conn) backgroundTurn(idle *time.Timer) bool {
 }
 
 // backgroundPark reports whether the background reader should give the turn
-// up after a frame: it served a follower and nobody else waits.
+// up after a frame: it served a follower or routed an RPC reply, and
+// nobody else waits.
 func (c *Conn) backgroundPark() bool {
 	t := &c.turn
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.need { // a goroutine asked for a reader while this one read: keep reading
-		t.need = false
+	if t.waiters > 0 || t.needers > 0 || !t.served && !t.replied.Load() {
 		return false
 	}
-	if !t.served || t.waiters > 0 {
-		return false
-	}
-	t.holder, t.freed = turnFree, time.Now()
+	t.holder, t.freed, t.served = turnFree, time.Now(), false
+	t.replied.Store(false)
 	return true
 }
