@@ -36,6 +36,7 @@ type turn struct {
 	parked  int       // how the background reader waits: parkNone, parkIdle, parkHeld
 	needers int       // goroutines waiting without leading: the background reader must read
 	freed   time.Time // when the turn was last released
+	taken   time.Time // when a leader last took the turn
 	wake    chan struct{}
 	replied atomic.Bool // an RPC reply was routed: its caller is likely to call again
 }
@@ -88,7 +89,7 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 		t.mu.Unlock()
 		return false, nil
 	}
-	t.holder = turnLeader
+	t.holder, t.taken = turnLeader, time.Now()
 	t.mu.Unlock()
 
 	c.soft = deadline
@@ -214,12 +215,19 @@ func (c *Conn) backgroundTurn(idle *time.Timer) bool {
 			return true
 		}
 		var timeout <-chan time.Time
-		if t.holder == turnFree {
+		switch {
+		case t.holder == turnFree:
 			t.parked = parkIdle
 			idle.Reset(idleRead - time.Since(t.freed))
 			timeout = idle.C
-		} else {
-			t.parked = parkHeld // no timer while a leader reads
+		case time.Since(t.taken) < idleRead:
+			// Callers taking turns (an RPC loop): look again later rather
+			// than be woken by every release.
+			t.parked = parkIdle
+			idle.Reset(idleRead)
+			timeout = idle.C
+		default:
+			t.parked = parkHeld // a leader reads for long (a Wait): no timer, woken by its release
 		}
 		t.mu.Unlock()
 		select {
