@@ -264,10 +264,10 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 
 // replied reports whether the RPC in progress can stop waiting: its reply
 // arrived or the channel closed.
-func (ch *Channel) replied() bool {
-	if len(ch.reply) > 0 {
-		return true
-	}
+func (ch *Channel) replied() bool { return len(ch.reply) > 0 || ch.isDone() }
+
+// isDone reports whether the channel is closing or closed (done is closed).
+func (ch *Channel) isDone() bool {
 	select {
 	case <-ch.done:
 		return true

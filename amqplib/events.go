@@ -186,17 +186,7 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 // event is queued, the channel closes, the deadline passes or ctx ends. It
 // returns led=false, registered as a follower, when another goroutine reads.
 func (ch *Channel) leadWait(deadline time.Time, ctx context.Context) (led bool, err error) {
-	ready := func() bool {
-		if ch.Pending() > 0 || ctx.Err() != nil {
-			return true
-		}
-		select {
-		case <-ch.done:
-			return true
-		default:
-			return false
-		}
-	}
+	ready := func() bool { return ch.Pending() > 0 || ctx.Err() != nil || ch.isDone() }
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, ch.c.interruptLeader)
 		defer stop()

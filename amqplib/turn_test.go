@@ -6,16 +6,9 @@ package amqplib_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -80,7 +73,7 @@ func TestLeaderDeadlineInsideAFrame(t *testing.T) {
 			cfg := amqp.Config{Timeout: 200 * time.Millisecond}
 			var srv *amqptest.Server
 			if useTLS {
-				cert, pool := selfSigned(t)
+				cert, pool := amqptest.SelfSigned(t)
 				srv = amqptest.NewTLSServer(t, client091.Protocol, &tls.Config{Certificates: []tls.Certificate{cert}}, script)
 				cfg.TLS = &tls.Config{RootCAs: pool}
 			} else {
@@ -179,26 +172,6 @@ func leading(t *testing.T, conn *client091.Conn) {
 		}
 		runtime.Gosched()
 	}
-}
-
-// selfSigned returns a server certificate for 127.0.0.1 and a pool
-// trusting it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "amqptest"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
 
 // TestLeaderStopsInsideAFrame: a broker that stops in the middle of a frame
