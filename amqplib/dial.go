@@ -116,10 +116,10 @@ func newConn(p *Protocol, cfg amqp.Config, nc net.Conn) *Conn {
 
 // deadlineReader sets the read deadline before every read from the socket:
 // two heartbeat intervals after bytes last arrived (noted at most every
-// quarter interval), or a leading caller's own deadline if that comes first. The
-// caller's deadline, or an interruption (see interruptLeader), ends the read
-// with errLeadTimeout or errLeadInterrupted; the frame reader resumes where
-// it stopped.
+// quarter interval), or a leading caller's own deadline if that comes
+// first. The caller's deadline, or an interruption (see interruptLeader),
+// ends the read with errLeadTimeout or errLeadInterrupted; the frame reader
+// resumes where it stopped.
 type deadlineReader struct{ c *Conn }
 
 // staleDeadline forces the next read to set the deadline again.

@@ -168,17 +168,19 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 		if timer != nil {
 			expired = timer.C
 		}
+		var err error
 		select {
 		case <-ch.queue.signal:
 		case <-ch.done:
 		case <-expired:
-			ch.c.unfollow(ch, followEvent)
-			return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
+			err = fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name)
 		case <-ctx.Done():
-			ch.c.unfollow(ch, followEvent)
-			return context.Cause(ctx)
+			err = context.Cause(ctx)
 		}
 		ch.c.unfollow(ch, followEvent)
+		if err != nil {
+			return err
+		}
 	}
 }
 
