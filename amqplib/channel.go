@@ -41,24 +41,32 @@ type Channel struct {
 	reply    chan reply
 	rpcTimer *time.Timer // reused by every RPC; guarded by rpc
 
-	mu       sync.Mutex // guards state, reason, the event queue and confirms
+	waiting sync.Mutex // held by the one Wait in progress (events.go)
+
+	mu       sync.Mutex // guards state, reason, the event queue, the handlers and confirms
 	state    int
 	reason   error
 	done     chan struct{} // closed once the channel is unusable (closing or closed)
 	doneOnce sync.Once
 	freed    chan struct{} // closed once the id is free for reuse
 	queue    eventQueue
-	conf     confirms
+	conf     confirms // confirms.go
+	txOn     bool     // tx.select-ok arrived
 
 	asm assembly // the reader's content in progress
 
-	owner any // the dialect's wrapper (see OpenChannel)
+	owner  any         // the dialect's wrapper (see OpenChannel); set before opened
+	opened atomic.Bool // channel.open-ok arrived
 
-	handlers // callbacks, used on the caller's goroutine
+	handlers // callbacks, guarded by mu, called inside Wait (events.go)
 }
 
 // Channel opens a channel: id 0 picks the next free id.
-func (c *Conn) Channel(id uint16) (*Channel, error) {
+func (c *Conn) Channel(id uint16) (*Channel, error) { return c.open(id, nil) }
+
+// open opens a channel; wrap, when not nil, makes the dialect's value kept
+// as its owner before anyone can look the channel up.
+func (c *Conn) open(id uint16, wrap func(*Channel) any) (*Channel, error) {
 	ch, err := c.allocate(id)
 	if err != nil {
 		return nil, err
@@ -70,16 +78,21 @@ func (c *Conn) Channel(id uint16) (*Channel, error) {
 		ch.closed(err, false)
 		return nil, err
 	}
+	if wrap != nil {
+		ch.owner = wrap(ch)
+	}
+	ch.opened.Store(true) // publishes owner to Lookup
 	return ch, nil
 }
 
-// Lookup returns the open channel with this id, or nil.
+// Lookup returns the open channel with this id, or nil; a channel still
+// waiting for its open-ok is not open yet.
 func (c *Conn) Lookup(id uint16) *Channel {
 	if int(id) >= len(c.chans) || id == 0 {
 		return nil
 	}
 	ch := c.chans[id].Load()
-	if ch == nil || ch.IsClosed() {
+	if ch == nil || !ch.opened.Load() || ch.IsClosed() {
 		return nil
 	}
 	return ch

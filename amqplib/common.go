@@ -2,6 +2,7 @@ package amqplib
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -39,8 +40,12 @@ func (c Common) Done() <-chan struct{} { return c.ch.done }
 
 // Wait dispatches one event (a delivery to its consumer's callback, a
 // returned message, a confirm, a cancel) on the caller's goroutine, waiting
-// as long as it takes. Once the channel is closed and drained it returns an
-// error matching amqp.ErrClosed that wraps the reason.
+// as long as it takes: it has no bound, and returns only for an event or
+// once the channel is closed and drained, with an error matching
+// amqp.ErrClosed that wraps the reason. Callbacks run only here (and in
+// WaitTimeout, WaitContext), one at a time: a Wait from inside a callback,
+// or from a second goroutine while one runs, is refused with an error
+// matching amqp.ErrInvalidArgument.
 func (c Common) Wait() error { return c.ch.Wait() }
 
 // WaitTimeout is Wait bounded by d; it returns an error matching
@@ -62,7 +67,9 @@ func (c Common) OnReturn(fn func(*amqp.Return)) { c.ch.OnReturn(fn) }
 func (c Common) OnCancel(fn func(consumerTag string)) { c.ch.OnCancel(fn) }
 
 // TxSelect puts the channel in transaction mode: publishes and acks take
-// effect at TxCommit.
+// effect at TxCommit. A channel in confirm mode cannot be transactional:
+// that is refused with an error matching amqp.ErrInvalidArgument before
+// anything is sent, and the channel stays open.
 func (c Common) TxSelect() error {
 	return c.ch.tx(c.ch.c.proto.Known.TxSelect, c.ch.c.proto.Known.TxSelectOK)
 }
@@ -79,9 +86,22 @@ func (c Common) TxRollback() error {
 }
 
 // tx sends one of the field-less tx methods and waits for its reply.
+// tx.select on a channel in confirm mode is refused before sending (the
+// broker would close the channel with 406).
 func (ch *Channel) tx(req, reply wire.MethodID) error {
-	_, err := ch.Call(ch.c.proto.NewMethod(req), reply)
-	return err
+	k := &ch.c.proto.Known
+	if req == k.TxSelect && ch.Confirming() {
+		return fmt.Errorf("%w: %s is in confirm mode: a channel cannot also be transactional (the broker would close it with 406)", amqp.ErrInvalidArgument, ch.name)
+	}
+	if _, err := ch.Call(ch.c.proto.NewMethod(req), reply); err != nil {
+		return err
+	}
+	if req == k.TxSelect {
+		ch.mu.Lock()
+		ch.txOn = true
+		ch.mu.Unlock()
+	}
+	return nil
 }
 
 // ConnCommon is the part of the Connection API both dialects share.
@@ -170,23 +190,24 @@ func Options[T any](opts []T) (T, error) {
 // OpenChannel opens a channel (id 0: the next free one) and wraps it in the
 // dialect's type; the wrapper is kept so ChannelByID returns the same one.
 func OpenChannel[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
-	ch, err := c.Channel(id)
+	ch, err := c.open(id, func(ch *Channel) any { return wrap(ch) })
 	if err != nil {
 		var zero C
 		return zero, err
 	}
-	w := wrap(ch)
-	ch.owner = w
-	return w, nil
+	return ch.owner.(C), nil
 }
 
 // ChannelByID returns the open channel id in the dialect's type, opening it
-// if needed.
+// if needed. Concurrent calls for one id open it once and return the same
+// value.
 func ChannelByID[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
 	if id == 0 {
 		var zero C
 		return zero, amqp.Invalid("channel id 0 is the connection's")
 	}
+	c.byID.Lock()
+	defer c.byID.Unlock()
 	if ch := c.Lookup(id); ch != nil {
 		if w, ok := ch.owner.(C); ok {
 			return w, nil

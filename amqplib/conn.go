@@ -63,6 +63,8 @@ type Conn struct {
 	kick     chan struct{}
 	writes   atomic.Uint64 // bumped on every write, read by the heartbeat sender
 
+	byID sync.Mutex // serialises ChannelByID, so one id is opened once
+
 	mu       sync.Mutex // guards the fields below
 	chans    []atomic.Pointer[Channel]
 	lastID   uint16

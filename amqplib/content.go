@@ -198,18 +198,6 @@ func (ch *Channel) publishContent(req wire.Method, msg *amqp.Message, mode int) 
 	return seq, nil
 }
 
-// nextSeq numbers a publish in confirm mode (under wmu, so numbers follow
-// the order on the wire).
-func (ch *Channel) nextSeq() uint64 {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if !ch.conf.on {
-		return 0
-	}
-	ch.conf.next++
-	return ch.conf.next
-}
-
 // bodyVectors lays out a large body as write vectors pointing into the
 // caller's slice, with the frame headers and end octets in the encoder. The
 // first vector also carries every frame pending before it.

@@ -9,9 +9,11 @@
 //
 // Concurrency: one goroutine at a time reads the socket, routes every frame
 // and never runs user code or blocks on a user. RPC replies go to a one-slot
-// mailbox (RPCs on a channel are serialised); deliveries, returns, confirms
-// and cancels go to the channel's unbounded event queue, drained by Wait on
-// the caller's goroutine. Connection hooks run on one event goroutine.
+// mailbox (RPCs on a channel are serialised); confirms are resolved as they
+// are routed (confirms.go); deliveries, returns, cancels and the OnConfirm
+// callbacks go to the channel's unbounded event queue, drained by Wait on
+// the caller's goroutine, one callback at a time and never nested
+// (events.go). Connection hooks run on one event goroutine.
 //
 // Who reads is the read turn (turn.go): a caller waiting for a reply or an
 // event reads and routes frames itself while nobody else reads, so a round

@@ -69,8 +69,9 @@ var (
 // follow kinds: what a follower waits for, so the router can tell when it
 // has served it.
 const (
-	followReply = iota // an RPC reply (Channel.call)
-	followEvent        // an event in the channel's queue (Channel.wait)
+	followReply   = iota // an RPC reply (Channel.call)
+	followEvent          // an event in the channel's queue (Channel.wait)
+	followConfirm        // a publisher confirm resolved (Channel.waitConfirms)
 	followKinds
 )
 

@@ -4,20 +4,19 @@ import "github.com/amqplib-go/amqp"
 
 // ConfirmSelect puts the channel in confirm mode: from now on the broker
 // acks (or nacks) every published message, numbered from 1 on this channel.
+//
+// A channel in tx mode (TxSelect) cannot be put in confirm mode: that is
+// refused with an error matching amqp.ErrInvalidArgument before anything is
+// sent, and the channel stays open.
 func (ch *Channel) ConfirmSelect() error {
-	if ch.e.Confirming() {
-		return nil
-	}
-	if _, err := ch.e.Call(&ConfirmSelect{}, IDConfirmSelectOK); err != nil {
-		return err
-	}
-	ch.e.StartConfirms()
-	return nil
+	return ch.e.SelectConfirms(&ConfirmSelect{}, IDConfirmSelectOK)
 }
 
 // PublishConfirmed publishes a message and waits for the broker's confirm;
 // the channel must be in confirm mode. A nack returns an error matching
-// amqp.ErrNacked.
+// amqp.ErrNacked. It runs no callbacks: a mandatory message the broker
+// returned is queued for OnReturn (dispatched by Wait) before the confirm,
+// so ch.Pending() > 0 on return tells that something came back.
 func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
 	if !ch.e.Confirming() {
 		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
@@ -33,16 +32,20 @@ func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Messag
 // confirm mode (0 before any): the value to pass to WaitConfirm.
 func (ch *Channel) PublishSeq() uint64 { return ch.e.PublishSeq() }
 
-// WaitConfirm dispatches events (see Wait) until the broker confirmed
-// message seq; nil for an ack, an error matching amqp.ErrNacked for a nack.
-// Bounded by the connection timeout.
+// WaitConfirm waits until the broker confirmed message seq: nil for an
+// ack, an error matching amqp.ErrNacked for a nack. It runs no callbacks
+// (events that arrive meanwhile stay queued for Wait) and is bounded by the
+// connection timeout. It may be called while another goroutine is in Wait.
 func (ch *Channel) WaitConfirm(seq uint64) error { return ch.e.WaitConfirm(seq) }
 
-// WaitConfirms dispatches events until every message published so far is
-// confirmed; it reports nacks since the previous WaitConfirms as an error
-// matching amqp.ErrNacked. Bounded by the connection timeout.
+// WaitConfirms waits until every message published so far is confirmed. It
+// reports, as an error matching amqp.ErrNacked, the nacks that no earlier
+// WaitConfirms, WaitConfirm or PublishConfirmed reported. It runs no
+// callbacks and is bounded by the connection timeout.
 func (ch *Channel) WaitConfirms() error { return ch.e.WaitConfirms() }
 
-// OnConfirm sets a callback run inside Wait for every confirm, one call per
-// message even when the broker acks several at once.
+// OnConfirm sets a callback for every confirm resolved from now on, one
+// call per message even when the broker acks several at once. Like every
+// callback it runs inside Wait, in the order the confirms arrived among the
+// channel's other events; the confirm waits never run it.
 func (ch *Channel) OnConfirm(fn func(amqp.Confirmation)) { ch.e.OnConfirm(fn) }

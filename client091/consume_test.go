@@ -113,7 +113,11 @@ func TestBrokerConfirms(t *testing.T) {
 	assert.Equal(t, uint64(101), ch.PublishSeq())
 	require.NoError(t, ch.WaitConfirm(50))
 	require.NoError(t, ch.WaitConfirms())
-	assert.Equal(t, 100, acks, "one callback per message")
+	assert.Zero(t, acks, "confirm waits run no callbacks")
+	for ch.Pending() > 0 {
+		require.NoError(t, ch.Wait())
+	}
+	assert.Equal(t, 100, acks, "one callback per message, inside Wait")
 	err := ch.WaitConfirm(500)
 	assert.ErrorIs(t, err, amqp.ErrInvalidArgument)
 }
@@ -140,6 +144,9 @@ func TestBrokerMandatoryReturnBeforeConfirm(t *testing.T) {
 	ch.OnConfirm(func(c amqp.Confirmation) { events = append(events, fmt.Sprint("confirm ", c.DeliveryTag, " ", c.Ack)) })
 	require.NoError(t, ch.ConfirmSelect())
 	require.NoError(t, ch.PublishConfirmed("", "no-such-queue-"+testbroker.Name(t, "x"), amqp.NewMessage("lost"), amqp.PublishOptions{Mandatory: true}))
+	for ch.Pending() > 0 {
+		require.NoError(t, ch.Wait())
+	}
 	assert.Equal(t, []string{"return 312 NO_ROUTE lost", "confirm 1 true"}, events)
 }
 
@@ -167,7 +174,9 @@ func TestBrokerTx(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 	err = ch.ConfirmSelect()
-	assert.ErrorIs(t, err, amqp.ErrPreconditionFailed, "tx and confirm mode exclude each other")
+	assert.ErrorIs(t, err, amqp.ErrInvalidArgument, "tx and confirm mode exclude each other: refused before the broker closes the channel")
+	assert.False(t, ch.IsClosed())
+	require.NoError(t, ch.TxCommit(), "the channel is still usable")
 }
 
 func TestBrokerFlow(t *testing.T) {

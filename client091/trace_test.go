@@ -54,6 +54,8 @@ func TestBrokerLogfReportsDroppedReturn(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ch.ConfirmSelect())
 	require.NoError(t, ch.PublishConfirmed("", testbroker.Name(t, "nowhere"), amqp.NewMessage("x"), amqp.PublishOptions{Mandatory: true}))
+	require.Equal(t, 1, ch.Pending(), "the return is queued before the confirm")
+	require.NoError(t, ch.Wait())
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, logged, 1)

@@ -310,6 +310,11 @@ func (p *producer) run(cfg config, queue string, epoch time.Time, stop *atomic.B
 		if err := cf.WaitConfirms(); err != nil && !errors.Is(err, amqp.ErrNacked) {
 			return fmt.Errorf("producer: waiting for confirms: %w", err)
 		}
+		for p.ch.Pending() > 0 { // the OnConfirm callbacks of the last confirms
+			if err := p.ch.Wait(); err != nil {
+				return fmt.Errorf("producer: %w", err)
+			}
+		}
 	}
 	return nil
 }

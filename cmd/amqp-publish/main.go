@@ -167,10 +167,10 @@ func (p *publisher) sync() error {
 		if err := p.ch.TxCommit(); err != nil {
 			return &cli.OpError{Op: "tx.commit", Err: err}
 		}
-		for p.ch.Pending() > 0 { // the returns queued before commit-ok
-			if err := p.ch.Wait(); err != nil {
-				return &cli.OpError{Op: "tx.commit", Err: err}
-			}
+	}
+	for p.ch.Pending() > 0 { // the returns queued before the confirms or commit-ok
+		if err := p.ch.Wait(); err != nil {
+			return &cli.OpError{Op: "basic.return", Err: err}
 		}
 	}
 	return nil

@@ -51,7 +51,8 @@ func run(url string) error {
 	if err := ch.ConfirmSelect(); err != nil {
 		return err
 	}
-	// Optional: a callback for every confirm, run inside the waits below.
+	// Optional: a callback for every confirm. Like every callback it runs
+	// inside Wait, never inside the confirm waits below.
 	ch.OnConfirm(func(c amqp.Confirmation) {
 		fmt.Printf("  confirm: message %d ack=%v\n", c.DeliveryTag, c.Ack)
 	})
@@ -72,6 +73,12 @@ func run(url string) error {
 	fmt.Println("  last sequence number:", ch.PublishSeq())
 	if err := ch.WaitConfirms(); err != nil {
 		return err
+	}
+	// The confirms are in; their callbacks wait in the channel's queue.
+	for ch.Pending() > 0 {
+		if err := ch.Wait(); err != nil {
+			return err
+		}
 	}
 
 	// 3. A nack: the broker did not store the message. PublishConfirmed (and

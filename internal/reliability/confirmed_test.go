@@ -47,19 +47,39 @@ func publishConfirmed(t *testing.T, c Conn, q string, confirmed []bool) error {
 		msg := amqp.NewMessage(body(i))
 		msg.DeliveryMode = amqp.Persistent
 		if err := ch.Publish("", q, msg); err != nil {
+			dispatch(ch)
 			return err
 		}
 		ids[conf.PublishSeq()] = i
 		if n++; n%lossBatch == 0 {
-			if err := conf.WaitConfirms(); err != nil && !errors.Is(err, amqp.ErrNacked) {
+			if err := waitConfirms(ch, conf); err != nil {
 				return err
 			}
 		}
 	}
-	if err := conf.WaitConfirms(); err != nil && !errors.Is(err, amqp.ErrNacked) {
+	if err := waitConfirms(ch, conf); err != nil {
 		return err
 	}
 	return c.Close()
+}
+
+// waitConfirms waits for every confirm, then runs the OnConfirm callbacks
+// of those that arrived, even when the connection died meanwhile. Nacks
+// are not an error: those messages are sent again.
+func waitConfirms(ch Channel, conf Confirmer) error {
+	err := conf.WaitConfirms()
+	dispatch(ch)
+	if errors.Is(err, amqp.ErrNacked) {
+		return nil
+	}
+	return err
+}
+
+// dispatch runs the callbacks of the events already queued on ch; a
+// closed channel still hands out what it queued before closing.
+func dispatch(ch Channel) {
+	for ch.Pending() > 0 && ch.Wait() == nil {
+	}
 }
 
 // publishTx uses transactions (0-8 has no confirms): a batch is confirmed

@@ -29,6 +29,7 @@ func TestMandatoryReturnBeforeConfirm(t *testing.T) {
 	nowhere := testbroker.Name(t, "nowhere")
 	require.NoError(t, ch.Publish("", nowhere, amqp.NewMessage("lost"), amqp.PublishOptions{Mandatory: true}))
 	require.NoError(t, conf.WaitConfirm(conf.PublishSeq()), "an unroutable message is acked, not nacked")
+	dispatchQueued(t, ch)
 	assert.Equal(t, []string{"return 312 lost", "confirm 1 true"}, events, "the return comes before the confirm")
 
 	events = nil
@@ -36,6 +37,7 @@ func TestMandatoryReturnBeforeConfirm(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ch.Publish("", q.Name, amqp.NewMessage("routed"), amqp.PublishOptions{Mandatory: true}))
 	require.NoError(t, conf.WaitConfirm(conf.PublishSeq()))
+	dispatchQueued(t, ch)
 	assert.Equal(t, []string{"confirm 2 true"}, events)
 }
 

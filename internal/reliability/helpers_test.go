@@ -32,8 +32,20 @@ type Channel interface {
 	conformance.Channel
 	ID() uint16
 	Wait() error
+	Pending() int
 	Err() error
 	Done() <-chan struct{}
+}
+
+// dispatchQueued runs the callbacks of every event already queued on ch
+// (inside Wait, where callbacks run), even after the channel closed.
+func dispatchQueued(t *testing.T, ch Channel) {
+	t.Helper()
+	for ch.Pending() > 0 {
+		if err := ch.Wait(); err != nil {
+			t.Fatalf("Wait with %d event(s) queued: %v", ch.Pending(), err)
+		}
+	}
 }
 
 // Confirmer is what a 0-9-1 channel adds for publisher confirms.

@@ -238,7 +238,15 @@ func PublishRouted(t testing.TB, exchange, key, body string) {
 			if err := ch.ConfirmSelect(); err != nil {
 				return err
 			}
-			return ch.PublishConfirmed(exchange, key, amqp.NewMessage(body), amqp.PublishOptions{Mandatory: true})
+			if err := ch.PublishConfirmed(exchange, key, amqp.NewMessage(body), amqp.PublishOptions{Mandatory: true}); err != nil {
+				return err
+			}
+			for ch.Pending() > 0 { // a return comes before its confirm
+				if err := ch.Wait(); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if !returned {
 			return
