@@ -25,8 +25,9 @@ import (
 
 // confirmEach answers the client's publishes on ch (one body frame each)
 // with an ack per message, or a nack when nack says so; it answers
-// basic.consume with consume-ok (tag "ctag") after queueing deliveries,
-// confirm.select with select-ok and connection.close with close-ok.
+// basic.consume with consume-ok (the client's tag, else "ctag"), the first
+// followed by deliveries for "ctag"; confirm.select with select-ok and
+// connection.close with close-ok.
 func confirmEach(s *amqptest.Session, ch uint16, deliveries int, nack func(seq uint64) bool) error {
 	var seq uint64
 	for {
@@ -50,11 +51,16 @@ func confirmEach(s *amqptest.Session, ch uint16, deliveries int, nack func(seq u
 				return err
 			}
 		case f.Method.ID() == client091.IDBasicConsume:
+			tag := f.Method.(*client091.BasicConsume).ConsumerTag
+			if tag == "" {
+				tag = "ctag"
+			}
 			var fr frames
-			fr.method(ch, &client091.BasicConsumeOK{ConsumerTag: "ctag"})
+			fr.method(ch, &client091.BasicConsumeOK{ConsumerTag: tag})
 			for i := 1; i <= deliveries; i++ {
 				fr.content(ch, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: uint64(i), RoutingKey: "q"}, "d")
 			}
+			deliveries = 0
 			if err := s.Write(fr.bytes()); err != nil {
 				return err
 			}
@@ -210,7 +216,7 @@ func TestHandlersChangeWhileWaiting(t *testing.T) {
 		ch.OnReturn(func(*amqp.Return) {})
 		ch.OnConfirm(func(amqp.Confirmation) {})
 		ch.OnCancel(func(string) {})
-		_, err := ch.Consume(fmt.Sprint("q", i), func(*amqp.Delivery) {})
+		_, err := ch.Consume("q", func(*amqp.Delivery) {}, amqp.ConsumeOptions{Tag: fmt.Sprint("extra-", i)})
 		require.NoError(t, err)
 	}
 	require.NoError(t, within(t, done, "the deliveries"))

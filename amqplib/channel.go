@@ -37,9 +37,10 @@ type Channel struct {
 	followed  atomic.Bool      // following is not all zero; read without the turn's lock
 	following [followKinds]int // followers registered per kind (guarded by c.turn.mu)
 
-	rpc      sync.Mutex
-	reply    chan reply
-	rpcTimer *time.Timer // reused by every RPC; guarded by rpc
+	rpc       sync.Mutex
+	expecting atomic.Bool // a call waits for a reply (unsolicited.go)
+	reply     chan reply
+	rpcTimer  *time.Timer // reused by every RPC; guarded by rpc
 
 	waiting sync.Mutex // held by the one Wait in progress (events.go)
 
@@ -50,8 +51,10 @@ type Channel struct {
 	doneOnce sync.Once
 	freed    chan struct{} // closed once the id is free for reuse
 	queue    eventQueue
-	conf     confirms // confirms.go
-	txOn     bool     // tx.select-ok arrived
+	conf     confirms      // confirms.go
+	txOn     bool          // tx.select-ok arrived
+	flowOff  chan struct{} // non-nil while the broker has the flow off; closed when it is back
+	paused   atomic.Bool   // flowOff != nil, read without the lock by publishes
 
 	asm assembly // the reader's content in progress
 
@@ -131,6 +134,10 @@ func (c *Conn) allocate(id uint16) (*Channel, error) {
 	ch := &Channel{c: c, id: id, name: "channel " + strconv.Itoa(int(id)), reply: make(chan reply, 1), done: make(chan struct{}), freed: make(chan struct{})}
 	ch.queue.signal = make(chan struct{}, 1)
 	c.chans[id].Store(ch)
+	if c.everUsed == nil {
+		c.everUsed = make([]uint64, (int(max)+64)/64)
+	}
+	c.everUsed[id/64] |= 1 << (id % 64)
 	return ch, nil
 }
 
@@ -234,6 +241,8 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	if err := ch.usable(); err != nil {
 		return reply{}, err
 	}
+	ch.expecting.Store(true)
+	defer ch.expecting.Store(false)
 	if err := ch.c.sendMethod(ch.id, req); err != nil {
 		return reply{}, ch.sendFailed(err)
 	}
@@ -409,17 +418,40 @@ func (ch *Channel) method(m wire.Method) error {
 	if st != chOpen {
 		return nil // closing: everything but close/close-ok is dropped
 	}
-	if ch.c.proto.isAsync(m.ID()) {
+	switch id := m.ID(); {
+	case ch.c.proto.isAsync(id):
 		ch.event(m)
 		return nil
+	case id == k.ChannelFlow:
+		ch.flow(m)
+		return nil
+	case id == k.ChannelAlert && id != 0:
+		ch.alert(m)
+		return nil
+	}
+	return ch.deliverReply(reply{id: m.ID(), m: m})
+}
+
+// deliverReply hands a synchronous method to the call waiting for it, or
+// fails the connection when none waits (the router).
+func (ch *Channel) deliverReply(r reply) error {
+	if ch.IsClosed() {
+		return nil // the call gave up (a timeout abandoned the channel): dropped
+	}
+	if !ch.expecting.CompareAndSwap(true, false) {
+		name := r.id.String()
+		if r.m != nil {
+			name = r.m.Name()
+		}
+		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s: no call on the channel waits for a reply", ch.name, name)}
 	}
 	ch.serve(followReply)
 	select {
-	case ch.reply <- reply{id: m.ID(), m: m}:
-		return nil
-	default:
-		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: unexpected %s", ch.name, m.Name())}
+	case ch.reply <- r:
+	default: // cannot happen: one call, one reply, and each call empties the slot
+		return &wire.FrameError{Code: amqp.InternalError, Msg: ch.name + ": a reply while the previous one is unread"}
 	}
+	return nil
 }
 
 // readFailedAsync closes the connection for a protocol error found outside

@@ -174,6 +174,14 @@ func (c ConnCommon) Capability(name string) bool {
 // reason (nil after Close). It runs on the connection's event goroutine.
 func (c ConnCommon) OnClose(fn func(err error)) { c.c.SetHooks(func(h *Hooks) { h.OnClose = fn }) }
 
+// OnFlow sets a hook called when the broker turns a channel's flow off
+// (active false) or back on (channel.flow). The library answers the broker
+// itself; while the flow is off, publishes on that channel wait for it,
+// bounded by Config.Timeout. It runs on the connection's event goroutine.
+func (c ConnCommon) OnFlow(fn func(channel uint16, active bool)) {
+	c.c.SetHooks(func(h *Hooks) { h.OnFlow = fn })
+}
+
 // Options returns the single optional options struct of a variadic call
 // (its zero value when none was given); more than one is an error.
 func Options[T any](opts []T) (T, error) {

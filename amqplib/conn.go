@@ -68,6 +68,7 @@ type Conn struct {
 	mu       sync.Mutex // guards the fields below
 	chans    []atomic.Pointer[Channel]
 	lastID   uint16
+	everUsed []uint64 // bitmap of the channel ids allocated at least once
 	closing  bool
 	closeErr error // why the connection closed (nil after a clean Close)
 	blocked  string
@@ -219,12 +220,17 @@ const (
 	hookClose = iota
 	hookBlocked
 	hookUnblocked
+	hookFlow
+	hookAlert
 )
 
 type hookEvent struct {
 	kind   int
 	reason string
 	err    error
+	ch     uint16 // hookFlow, hookAlert
+	active bool   // hookFlow
+	code   int    // hookAlert
 }
 
 // Hooks are the connection-level callbacks. They run on the connection's
@@ -233,6 +239,11 @@ type Hooks struct {
 	OnClose     func(err error)     // nil err: closed by Close
 	OnBlocked   func(reason string) // connection.blocked (0-9-1)
 	OnUnblocked func()              // connection.unblocked (0-9-1)
+	// OnFlow reports the broker turning a channel's flow off or on
+	// (channel.flow); publishes on the channel wait while it is off.
+	OnFlow func(channel uint16, active bool)
+	// OnAlert reports a 0-8 channel.alert.
+	OnAlert func(channel uint16, code int, text string)
 }
 
 // hookQueue is an unbounded queue drained by one goroutine.
@@ -308,6 +319,14 @@ func (h *hookQueue) run() {
 			case hookUnblocked:
 				if hooks.OnUnblocked != nil {
 					hooks.OnUnblocked()
+				}
+			case hookFlow:
+				if hooks.OnFlow != nil {
+					hooks.OnFlow(e.ch, e.active)
+				}
+			case hookAlert:
+				if hooks.OnAlert != nil {
+					hooks.OnAlert(e.ch, e.code, e.reason)
 				}
 			}
 		}

@@ -64,7 +64,7 @@ func (ch *Channel) header(payload []byte) error {
 		a.body = make([]byte, size)
 	}
 	if size == 0 {
-		ch.complete()
+		return ch.complete()
 	}
 	return nil
 }
@@ -92,39 +92,35 @@ func (ch *Channel) readBody(size uint32) error {
 	}
 	a.off += int(size)
 	if uint64(a.off) == a.size {
-		ch.complete()
+		return ch.complete()
 	}
 	return nil
 }
 
 // complete hands a whole message on: get-ok to the waiting caller,
 // deliveries and returns to the event queue.
-func (ch *Channel) complete() {
+func (ch *Channel) complete() error {
 	a := ch.asm
 	ch.asm = assembly{}
 	if a.discard {
-		return
+		return nil
 	}
 	if a.tooLarge {
 		ch.abandon(fmt.Errorf("%w: %s: a %d-byte message exceeds the limit of %d bytes (Config.MaxMessageSize)", amqp.ErrTooLarge, ch.name, a.size, ch.c.maxMsg))
-		return
+		return nil
 	}
 	switch {
 	case a.d != nil:
 		a.d.Body = a.body
 		if a.id == ch.c.proto.Known.BasicGetOK {
-			ch.serve(followReply)
-			select {
-			case ch.reply <- reply{id: a.id, d: a.d}:
-			default: // nobody asked: dropped, the broker requeues it when the channel closes
-			}
-			return
+			return ch.deliverReply(reply{id: a.id, d: a.d})
 		}
 		ch.push(event{kind: evDeliver, d: a.d})
 	case a.r != nil:
 		a.r.Body = a.body
 		ch.push(event{kind: evReturn, r: a.r})
 	}
+	return nil
 }
 
 // smallBody is the size up to which a body is copied into the write buffer
@@ -153,6 +149,9 @@ func (ch *Channel) publishContent(req wire.Method, msg *amqp.Message, mode int) 
 	}
 	c := ch.c
 	if err := c.waitUnblocked(); err != nil {
+		return 0, err
+	}
+	if err := ch.waitFlow(); err != nil {
 		return 0, err
 	}
 	max := int(c.tuned.FrameMax) - wire.FrameOverhead

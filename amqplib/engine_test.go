@@ -41,8 +41,8 @@ func hold(s *amqptest.Session) error {
 		if err != nil {
 			return nil
 		}
-		if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
-			return s.Send(0, &client091.ConnectionCloseOK{})
+		if k := &s.Proto.Known; f.Method != nil && f.Method.ID() == k.ConnectionClose {
+			return s.Send(0, s.Proto.NewMethod(k.ConnectionCloseOK))
 		}
 	}
 }

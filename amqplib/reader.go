@@ -104,8 +104,7 @@ func (c *Conn) readFrame() error {
 			return c.connectionMethod(m)
 		}
 		if ch == nil {
-			c.logf("dropped %s for channel %d, which is closed", m.Name(), chID)
-			return nil // a channel we closed; frames in flight are dropped
+			return c.notOpen(m.Name(), chID)
 		}
 		return ch.method(m)
 	case wire.FrameHeader:
@@ -113,15 +112,31 @@ func (c *Conn) readFrame() error {
 			if chID == 0 {
 				return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: "content header on channel 0"}
 			}
-			return nil
+			return c.notOpen("a content header", chID)
 		}
 		return ch.header(payload)
 	default: // FrameBody with no content expected
 		if ch == nil && chID != 0 {
-			return nil
+			return c.notOpen("a body frame", chID)
 		}
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("unexpected body frame on channel %d", chID)}
 	}
+}
+
+// notOpen handles a frame on a channel that is not open. On a channel this
+// connection never opened it is the broker's error, which closes the
+// connection (504 CHANNEL_ERROR); on one it opened and closed, it is
+// dropped as a frame in flight.
+func (c *Conn) notOpen(what string, chID uint16) error {
+	c.mu.Lock()
+	w := int(chID / 64)
+	used := w < len(c.everUsed) && c.everUsed[w]&(1<<(chID%64)) != 0
+	c.mu.Unlock()
+	if used {
+		c.logf("dropped %s for channel %d, which is closed", what, chID)
+		return nil
+	}
+	return &wire.FrameError{Code: amqp.ChannelError, Msg: fmt.Sprintf("%s on channel %d, which was never opened", what, chID)}
 }
 
 // reusable returns the reader's own struct for methods it consumes itself

@@ -73,3 +73,10 @@ func (c *Conn) ChannelID(id uint16) (*Channel, error) {
 func (c *Conn) WithChannel(fn func(ch *Channel) error) error {
 	return amqplib.WithChannel(c.Channel, fn)
 }
+
+// OnAlert sets a hook called when the broker sends channel.alert (an AMQP
+// 0-8 notice about a channel, with a reply code and text); the text is the
+// broker's, unescaped. It runs on the connection's event goroutine.
+func (c *Conn) OnAlert(fn func(channel uint16, code int, text string)) {
+	c.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnAlert = fn })
+}

@@ -389,6 +389,14 @@ func (m *ChannelFlow) Decode(d *wire.Decoder) {
 	m.Active = bits&0x01 != 0
 }
 
+// FlowActive reports whether the flow is on.
+func (m *ChannelFlow) FlowActive() bool { return m.Active }
+
+// SetFlowActive sets the flow on or off.
+func (m *ChannelFlow) SetFlowActive(active bool) { m.Active = active }
+
+var _ wire.Flowing = (*ChannelFlow)(nil)
+
 // ChannelFlowOK is channel.flow-ok (20.21).
 type ChannelFlowOK struct {
 	Active bool
@@ -410,6 +418,14 @@ func (m *ChannelFlowOK) Decode(d *wire.Decoder) {
 	bits := d.Octet()
 	m.Active = bits&0x01 != 0
 }
+
+// FlowActive reports whether the flow is on.
+func (m *ChannelFlowOK) FlowActive() bool { return m.Active }
+
+// SetFlowActive sets the flow on or off.
+func (m *ChannelFlowOK) SetFlowActive(active bool) { m.Active = active }
+
+var _ wire.Flowing = (*ChannelFlowOK)(nil)
 
 // ChannelAlert is channel.alert (20.30).
 type ChannelAlert struct {
@@ -433,6 +449,11 @@ func (m *ChannelAlert) Decode(d *wire.Decoder) {
 	m.ReplyText = d.ShortStr()
 	m.Details = d.Table()
 }
+
+// AlertInfo returns the alert's reply code and text.
+func (m *ChannelAlert) AlertInfo() (code uint16, text string) { return m.ReplyCode, m.ReplyText }
+
+var _ wire.Alerting = (*ChannelAlert)(nil)
 
 // ChannelClose is channel.close (20.40). Reply: channel.close-ok.
 type ChannelClose struct {
@@ -1604,6 +1625,7 @@ var Known = wire.Known{
 	ChannelOpenOK:      20<<16 | 11, // channel.open-ok
 	ChannelFlow:        20<<16 | 20, // channel.flow
 	ChannelFlowOK:      20<<16 | 21, // channel.flow-ok
+	ChannelAlert:       20<<16 | 30, // channel.alert
 	ChannelClose:       20<<16 | 40, // channel.close
 	ChannelCloseOK:     20<<16 | 41, // channel.close-ok
 	BasicConsumeOK:     60<<16 | 21, // basic.consume-ok

@@ -439,6 +439,14 @@ func (m *ChannelFlow) Decode(d *wire.Decoder) {
 	m.Active = bits&0x01 != 0
 }
 
+// FlowActive reports whether the flow is on.
+func (m *ChannelFlow) FlowActive() bool { return m.Active }
+
+// SetFlowActive sets the flow on or off.
+func (m *ChannelFlow) SetFlowActive(active bool) { m.Active = active }
+
+var _ wire.Flowing = (*ChannelFlow)(nil)
+
 // ChannelFlowOK is channel.flow-ok (20.21).
 type ChannelFlowOK struct {
 	Active bool
@@ -460,6 +468,14 @@ func (m *ChannelFlowOK) Decode(d *wire.Decoder) {
 	bits := d.Octet()
 	m.Active = bits&0x01 != 0
 }
+
+// FlowActive reports whether the flow is on.
+func (m *ChannelFlowOK) FlowActive() bool { return m.Active }
+
+// SetFlowActive sets the flow on or off.
+func (m *ChannelFlowOK) SetFlowActive(active bool) { m.Active = active }
+
+var _ wire.Flowing = (*ChannelFlowOK)(nil)
 
 // ChannelClose is channel.close (20.40). Reply: channel.close-ok.
 type ChannelClose struct {
@@ -1763,5 +1779,5 @@ var Known = wire.Known{
 	TxCommitOK:          90<<16 | 21,  // tx.commit-ok
 	TxRollback:          90<<16 | 30,  // tx.rollback
 	TxRollbackOK:        90<<16 | 31,  // tx.rollback-ok
-	// Not in this spec: ConnectionRedirect.
+	// Not in this spec: ConnectionRedirect, ChannelAlert.
 }

@@ -28,6 +28,7 @@ var knownMethods = []struct{ method, field string }{
 	{"channel.open-ok", "ChannelOpenOK"},
 	{"channel.flow", "ChannelFlow"},
 	{"channel.flow-ok", "ChannelFlowOK"},
+	{"channel.alert", "ChannelAlert"},
 	{"channel.close", "ChannelClose"},
 	{"channel.close-ok", "ChannelCloseOK"},
 	{"basic.consume-ok", "BasicConsumeOK"},

@@ -118,6 +118,26 @@ var roles = []*role{
 		},
 	},
 	{
+		iface:   "Flowing",
+		methods: []string{"channel.flow", "channel.flow-ok"},
+		needs:   [][2]string{{"Active", "bit"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// FlowActive reports whether the flow is on.")
+			w.p("func (m *%s) FlowActive() bool { return m.Active }\n", m.GoName)
+			w.p("// SetFlowActive sets the flow on or off.")
+			w.p("func (m *%s) SetFlowActive(active bool) { m.Active = active }\n", m.GoName)
+		},
+	},
+	{
+		iface:   "Alerting",
+		methods: []string{"channel.alert"},
+		needs:   [][2]string{{"ReplyCode", "short"}, {"ReplyText", "shortstr"}},
+		emit: func(w *writer, m *Method) {
+			w.p("\n// AlertInfo returns the alert's reply code and text.")
+			w.p("func (m *%s) AlertInfo() (code uint16, text string) { return m.ReplyCode, m.ReplyText }\n", m.GoName)
+		},
+	},
+	{
 		iface:   "Counted",
 		methods: []string{"queue.purge-ok", "queue.delete-ok"},
 		needs:   [][2]string{{"MessageCount", "long"}},

@@ -56,7 +56,7 @@ type Known struct {
 	ConnectionTune, ConnectionTuneOK, ConnectionOpen, ConnectionOpenOK       MethodID
 	ConnectionRedirect, ConnectionClose, ConnectionCloseOK                   MethodID
 	ConnectionBlocked, ConnectionUnblocked                                   MethodID
-	ChannelOpen, ChannelOpenOK, ChannelFlow, ChannelFlowOK                   MethodID
+	ChannelOpen, ChannelOpenOK, ChannelFlow, ChannelFlowOK, ChannelAlert     MethodID
 	ChannelClose, ChannelCloseOK                                             MethodID
 	BasicConsumeOK, BasicCancel, BasicCancelOK, BasicPublish, BasicReturn    MethodID
 	BasicDeliver, BasicGet, BasicGetOK, BasicGetEmpty, BasicAck, BasicNack   MethodID

@@ -35,6 +35,19 @@ type BlockedNotice interface {
 	BlockedReason() string
 }
 
+// Flowing is implemented by channel.flow and channel.flow-ok.
+type Flowing interface {
+	Method
+	FlowActive() bool
+	SetFlowActive(active bool)
+}
+
+// Alerting is implemented by the 0-8 channel.alert.
+type Alerting interface {
+	Method
+	AlertInfo() (code uint16, text string)
+}
+
 // ConsumeStarted is implemented by basic.consume-ok.
 type ConsumeStarted interface {
 	Method
