@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
 )
 
 // Reply codes defined by AMQP 0-9-1 (and RabbitMQ's 0-8 table). A broker sends
@@ -44,8 +46,11 @@ type Error struct {
 }
 
 // Error formats the exception as "amqp: 404 NOT_FOUND - no queue 'x' (50.10)".
+// Control characters in Text (a newline, an escape sequence) are written
+// escaped, as Go does in a quoted string, so a broker's text cannot forge
+// lines or terminal output.
 func (e *Error) Error() string {
-	s := "amqp: " + strconv.Itoa(e.Code) + " " + e.Text
+	s := "amqp: " + strconv.Itoa(e.Code) + " " + escapeControl(e.Text)
 	if e.ClassID != 0 || e.MethodID != 0 {
 		s += " (" + MethodName(e.ClassID, e.MethodID) + ")"
 	}
@@ -162,6 +167,17 @@ func (w *wrapped) Unwrap() []error { return []error{w.kind, w.err} }
 // Invalid returns an error wrapping ErrInvalidArgument with a formatted detail.
 func Invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
+
+// escapeControl escapes control characters (and then quotes and
+// backslashes too) as Go's quoted strings do; text without control
+// characters is returned as it is.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 func trimPrefix(s string) string {

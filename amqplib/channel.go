@@ -243,6 +243,7 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	}
 	ch.expecting.Store(true)
 	defer ch.expecting.Store(false)
+	reads := ch.c.reads.Load()
 	if err := ch.c.sendMethod(ch.id, req); err != nil {
 		return reply{}, ch.sendFailed(err)
 	}
@@ -255,7 +256,7 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 		default:
 		}
 		if errors.Is(err, errLeadTimeout) {
-			return reply{}, ch.timedOut(req)
+			return reply{}, ch.timedOut(req, reads)
 		}
 		return reply{}, ch.failure() // the channel or the connection closed
 	}
@@ -280,7 +281,7 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 		}
 		return reply{}, ch.failure()
 	case <-timer.C:
-		return reply{}, ch.timedOut(req)
+		return reply{}, ch.timedOut(req, reads)
 	}
 }
 
@@ -298,8 +299,14 @@ func (ch *Channel) isDone() bool {
 	}
 }
 
-// timedOut gives the channel up after an RPC got no reply in time.
-func (ch *Channel) timedOut(req wire.Method) error {
+// timedOut gives the channel up after an RPC got no reply in time; reads
+// is the connection's read count when the request was sent. If the broker
+// sent nothing at all meanwhile, the connection is noted as unresponsive
+// (Conn.unresponsive), so closing does not wait another timeout.
+func (ch *Channel) timedOut(req wire.Method, reads uint64) error {
+	if ch.c.reads.Load() == reads {
+		ch.c.silent.Store(reads + 1)
+	}
 	err := fmt.Errorf("%w: %s: no reply to %s within %s", amqp.ErrTimeout, ch.name, req.Name(), ch.c.timeout)
 	ch.abandon(err)
 	return err
@@ -370,6 +377,10 @@ func (ch *Channel) Close() error {
 		ch.closed(nil, true)
 		return nil // the connection is gone, so is the channel
 	}
+	if ch.c.unresponsive() {
+		ch.closed(amqp.ErrTimeout, false) // the id waits for a close-ok that may never come
+		return fmt.Errorf("%w: %s: closed without waiting for channel.close-ok: the broker has sent nothing since a call timed out", amqp.ErrTimeout, ch.name)
+	}
 	defer ch.c.needReader()()
 	timer := time.NewTimer(ch.c.timeout)
 	defer timer.Stop()
@@ -388,7 +399,13 @@ func (ch *Channel) Close() error {
 func (ch *Channel) method(m wire.Method) error {
 	k := &ch.c.proto.Known
 	if ch.asm.id != 0 {
-		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: %s while a message body was expected", ch.name, m.Name())}
+		if !ch.asm.discard || m.ID() != k.ChannelClose && m.ID() != k.ChannelCloseOK {
+			return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: %s while a message body was expected", ch.name, m.Name())}
+		}
+		// Content being dropped on a closing channel ends with its close:
+		// a broker that never sends a body it announced cannot hold the
+		// channel's id.
+		ch.asm = assembly{}
 	}
 	switch m.ID() {
 	case k.ChannelClose:

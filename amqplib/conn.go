@@ -52,6 +52,9 @@ type Conn struct {
 
 	interrupted atomic.Bool // a leader must re-check its condition (turn.go)
 
+	reads  atomic.Uint64 // socket reads that returned bytes, after the handshake
+	silent atomic.Uint64 // reads+1 when an RPC timed out with nothing read meanwhile (0: never)
+
 	wmu      sync.Mutex // guards the writer state below (see writer.go)
 	wcond    *sync.Cond // signalled when a write ends
 	enc      wire.Encoder
@@ -154,6 +157,14 @@ func (c *Conn) waitUnblocked() error {
 	}
 }
 
+// unresponsive reports whether an RPC timed out without a byte from the
+// broker, and nothing has arrived since: then a close handshake would only
+// wait for another timeout, so Close does not wait for its close-ok.
+func (c *Conn) unresponsive() bool {
+	s := c.silent.Load()
+	return s != 0 && c.reads.Load() == s-1
+}
+
 // closedError describes the closed connection for callers.
 func (c *Conn) closedError() error {
 	return &amqp.ClosedError{What: "connection", Reason: c.Err()}
@@ -197,7 +208,9 @@ func (c *Conn) Close() error {
 
 	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"})
 	err := c.sendMethod(0, msg)
-	if err == nil {
+	if err == nil && c.unresponsive() {
+		err = fmt.Errorf("%w: closed without waiting for connection.close-ok: the broker has sent nothing since a call timed out", amqp.ErrTimeout)
+	} else if err == nil {
 		stop := c.needReader()
 		timer := time.NewTimer(c.timeout)
 		select {

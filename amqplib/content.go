@@ -11,17 +11,16 @@ import (
 // assembly is a message being received: its method, then a content header,
 // then body frames until body-size bytes arrived. Only the reader touches it.
 type assembly struct {
-	id       wire.MethodID // the content method; 0 when none is in progress
-	name     string
-	d        *amqp.Delivery // deliver, get-ok
-	r        *amqp.Return   // return
-	props    *amqp.Properties
-	header   bool
-	body     []byte
-	off      int
-	size     uint64
-	tooLarge bool
-	discard  bool // the channel is closing: read the content, then drop it
+	id      wire.MethodID // the content method; 0 when none is in progress
+	name    string
+	d       *amqp.Delivery // deliver, get-ok
+	r       *amqp.Return   // return
+	props   *amqp.Properties
+	header  bool
+	body    []byte
+	off     int
+	size    uint64
+	discard bool // the channel is closing (or the message is too large): read the content, then drop it
 }
 
 func (a *assembly) begin(ch *Channel, m wire.Method) error {
@@ -59,7 +58,12 @@ func (ch *Channel) header(payload []byte) error {
 	switch {
 	case a.discard:
 	case size > uint64(ch.c.maxMsg):
-		a.tooLarge = true
+		// Refused at once, not once its body has arrived (a hostile size
+		// never does): the channel is given up, which fails a Get waiting
+		// for this message; the body frames still coming are read and
+		// dropped, and the broker requeues the message.
+		ch.abandon(fmt.Errorf("%w: %s: a %d-byte message exceeds the limit of %d bytes (Config.MaxMessageSize)", amqp.ErrTooLarge, ch.name, size, ch.c.maxMsg))
+		a.discard = true
 	default:
 		a.body = make([]byte, size)
 	}
@@ -82,7 +86,7 @@ func (ch *Channel) readBody(size uint32) error {
 		return &wire.FrameError{Code: amqp.UnexpectedFrame, Msg: fmt.Sprintf("%s: body frames exceed the body size %d", ch.name, a.size)}
 	}
 	var err error
-	if a.tooLarge || a.discard {
+	if a.discard {
 		_, err = ch.c.fr.ReadPayload()
 	} else {
 		err = ch.c.fr.Payload(a.body[a.off : a.off+int(size)])
@@ -103,10 +107,6 @@ func (ch *Channel) complete() error {
 	a := ch.asm
 	ch.asm = assembly{}
 	if a.discard {
-		return nil
-	}
-	if a.tooLarge {
-		ch.abandon(fmt.Errorf("%w: %s: a %d-byte message exceeds the limit of %d bytes (Config.MaxMessageSize)", amqp.ErrTooLarge, ch.name, a.size, ch.c.maxMsg))
 		return nil
 	}
 	switch {

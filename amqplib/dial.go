@@ -150,6 +150,9 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 		return 0, errLeadInterrupted
 	}
 	n, err := c.nc.Read(p)
+	if n > 0 {
+		c.reads.Add(1)
+	}
 	if n > 0 && hb > 0 {
 		if now := time.Now(); now.Sub(c.armed) > hb/4 {
 			c.armed = now
@@ -211,6 +214,11 @@ func (h *handshake) run(ctx context.Context) error {
 	}
 	if bytes.HasPrefix(peek, []byte("AMQP")) {
 		return fmt.Errorf("%w: the broker refused AMQP %s and offers protocol header % X", amqp.ErrUnsupported, c.proto.Name, peek)
+	}
+	if peek[0] != wire.FrameMethod || peek[1] != 0 || peek[2] != 0 {
+		// An AMQP broker's first frame is connection.start on channel 0.
+		quote, _ := c.fr.Buffered().Peek(min(64, c.fr.Buffered().Buffered()))
+		return fmt.Errorf("%w: %w: the peer at %s is not an AMQP broker: it answered %q", amqp.ErrHandshake, amqp.ErrProtocol, c.nc.RemoteAddr(), quote)
 	}
 	if err := h.steps(&c.proto.Steps); err != nil {
 		var ae *amqp.Error

@@ -166,10 +166,15 @@ func (h *handshake) clientProperties(capabilities amqp.Table) amqp.Table {
 	return t
 }
 
+// defaultFrameMax is the frame size limit the client sets when neither side
+// sets one (RabbitMQ's default).
+const defaultFrameMax = 128 << 10
+
 // negotiate combines the broker's tune proposal with the client's limits:
 // for channel_max and frame_max the smaller non-zero value wins (0 means no
-// limit); for the heartbeat 0 on one side yields the other's value, else the
-// smaller, and NoHeartbeat turns it off.
+// limit; for frame_max two zeros give defaultFrameMax, so frames are always
+// bounded); for the heartbeat 0 on one side yields the other's value, else
+// the smaller, and NoHeartbeat turns it off.
 func (h *handshake) negotiate(channelMax uint16, frameMax uint32, heartbeat uint16) (uint16, uint32, uint16) {
 	pick := func(client, server uint64) uint64 {
 		if client == 0 || (server != 0 && server < client) {
@@ -184,7 +189,12 @@ func (h *handshake) negotiate(channelMax uint16, frameMax uint32, heartbeat uint
 		ch = 65535
 	}
 	fr := pick(wantFr, uint64(frameMax))
-	if fr != 0 && fr < wire.FrameMinSize {
+	if fr == 0 {
+		// Neither side sets a limit: choose ours, so that no frame header
+		// can make the reader allocate more than this.
+		fr = defaultFrameMax
+	}
+	if fr < wire.FrameMinSize {
 		fr = wire.FrameMinSize
 	}
 	hb := h.Config.Heartbeat

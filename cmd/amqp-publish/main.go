@@ -127,7 +127,7 @@ func (p *publisher) start(confirm bool) error {
 	}
 	p.ch.OnReturn(func(r *amqp.Return) {
 		p.returned++
-		p.t.Warnf("message returned: %d %s (exchange %q, routing key %q)", r.ReplyCode, r.ReplyText, r.Exchange, r.RoutingKey)
+		p.t.Warnf("message returned: %d %s (exchange %q, routing key %q)", r.ReplyCode, cli.Quote(r.ReplyText), r.Exchange, r.RoutingKey)
 	})
 	if c, ok := p.ch.(cli.Confirmer); ok {
 		if err := c.ConfirmSelect(); err != nil {

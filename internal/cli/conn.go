@@ -204,7 +204,7 @@ func Describe(err error) string {
 	}
 	var ae *amqp.Error
 	if errors.As(err, &ae) {
-		return strconv.Itoa(ae.Code) + " " + ae.Text
+		return strconv.Itoa(ae.Code) + " " + Quote(ae.Text)
 	}
 	return strings.ReplaceAll(err.Error(), "amqp: ", "")
 }

@@ -154,7 +154,8 @@ func TestDescribe(t *testing.T) {
 	for err, want := range map[error]string{
 		broker:                                 "404 NOT_FOUND - no queue 'q'",
 		&OpError{Op: "basic.get", Err: broker}: "basic.get: 404 NOT_FOUND - no queue 'q'",
-		errors.New("amqp: handshake failed: amqp: timeout"): "handshake failed: timeout",
+		errors.New("amqp: handshake failed: amqp: timeout"):       "handshake failed: timeout",
+		&amqp.Error{Code: 404, Text: "NOT_FOUND\n\x1b[31mforged"}: `404 NOT_FOUND\012\033[31mforged`, // a broker's control characters never reach the terminal
 	} {
 		if got := Describe(err); got != want {
 			t.Errorf("Describe(%v) = %q, want %q", err, got, want)
