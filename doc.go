@@ -51,6 +51,9 @@
 // exceptions (404, 405, 406, 403) close only their channel; connection
 // exceptions (320, 501-541) close the connection and wake every blocked call.
 // Using a closed channel or connection returns an error matching ErrClosed
-// that wraps the reason. Every blocking call is bounded by Config.Timeout.
+// that wraps the reason. Every blocking call but Wait is bounded by
+// Config.Timeout; Wait waits until an event comes or the channel ends. A
+// single call can also be bounded or cancelled by a context, through the
+// view ch.WithContext(ctx) (or conn.WithContext(ctx)).
 // Passwords never appear in errors or in URI.String.
 package amqp

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"net"
@@ -285,6 +286,16 @@ func (u *URI) parseQuery(query string) error {
 		}
 	}
 	return nil
+}
+
+// GoString is the %#v form of the URI, with the password replaced by
+// "xxxxx" (an empty password stays empty), so that no debug print shows it.
+func (u URI) GoString() string {
+	if u.Password != "" {
+		u.Password = redactedPassword
+	}
+	type uri URI // the same fields, without this method
+	return "amqp.URI" + strings.TrimPrefix(fmt.Sprintf("%#v", uri(u)), "amqp.uri")
 }
 
 // String returns the URI in canonical form with the password replaced by

@@ -1,6 +1,7 @@
 package amqplib
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,8 +35,9 @@ type Channel struct {
 	id   uint16
 	name string
 
-	followed  atomic.Bool      // following is not all zero; read without the turn's lock
-	following [followKinds]int // followers registered per kind (guarded by c.turn.mu)
+	followed  atomic.Bool         // following is not all zero; read without the turn's lock
+	following [followKinds]int    // followers registered per kind (guarded by c.turn.mu)
+	servings  [followKinds]uint64 // bumped when serve clears a kind (guarded by c.turn.mu)
 
 	rpc       sync.Mutex
 	expecting atomic.Bool // a call waits for a reply (unsolicited.go)
@@ -65,16 +67,16 @@ type Channel struct {
 }
 
 // Channel opens a channel: id 0 picks the next free id.
-func (c *Conn) Channel(id uint16) (*Channel, error) { return c.open(id, nil) }
+func (c *Conn) Channel(ctx context.Context, id uint16) (*Channel, error) { return c.open(ctx, id, nil) }
 
 // open opens a channel; wrap, when not nil, makes the dialect's value kept
 // as its owner before anyone can look the channel up.
-func (c *Conn) open(id uint16, wrap func(*Channel) any) (*Channel, error) {
+func (c *Conn) open(ctx context.Context, id uint16, wrap func(*Channel) any) (*Channel, error) {
 	ch, err := c.allocate(id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ch.Call(c.proto.NewMethod(c.proto.Known.ChannelOpen), c.proto.Known.ChannelOpenOK); err != nil {
+	if _, err := ch.Call(ctx, c.proto.NewMethod(c.proto.Known.ChannelOpen), c.proto.Known.ChannelOpenOK); err != nil {
 		// Keep the id: after a timeout the channel was abandoned and its id
 		// is freed by the broker's close-ok; after a broker close the reader
 		// has freed it already.
@@ -226,14 +228,23 @@ func (ch *Channel) abandon(reason error) {
 }
 
 // Call sends a synchronous method and waits, bounded by the connection
-// timeout, for one of the reply ids. A channel exception raised for the
-// request is returned as *amqp.Error.
-func (ch *Channel) Call(req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
-	r, err := ch.call(req, replies)
+// timeout and ctx, for one of the reply ids. A channel exception raised for
+// the request is returned as *amqp.Error. A call that gives up waiting (its
+// timeout, its context) gives the channel up too: the reply may still come.
+func (ch *Channel) Call(ctx context.Context, req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
+	r, err := ch.call(ctx, req, replies)
 	return r.m, err
 }
 
-func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error) {
+func (ch *Channel) call(ctx context.Context, req wire.Method, replies []wire.MethodID) (reply, error) {
+	return ch.callThen(ctx, req, replies, nil)
+}
+
+// callThen is call; written, when not nil, runs under the writer's lock
+// right after the request is queued for the socket, so that state it
+// changes is in order with every other frame (confirm.select numbers the
+// publishes written after it).
+func (ch *Channel) callThen(ctx context.Context, req wire.Method, replies []wire.MethodID, written func()) (reply, error) {
 	if !ch.rpc.TryLock() {
 		return reply{}, fmt.Errorf("%w: %s: %s while another call is in progress (a channel is for one goroutine at a time)", amqp.ErrInvalidArgument, ch.name, req.Name())
 	}
@@ -241,26 +252,36 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 	if err := ch.usable(); err != nil {
 		return reply{}, err
 	}
+	if ctx.Err() != nil { // not sent: the channel stays as it is
+		return reply{}, ctxError(ctx, ch.name+": "+req.Name())
+	}
 	ch.expecting.Store(true)
 	defer ch.expecting.Store(false)
 	reads := ch.c.reads.Load()
-	if err := ch.c.sendMethod(ch.id, req); err != nil {
+	if err := ch.c.sendMethodThen(ch.id, req, written); err != nil {
 		return reply{}, ch.sendFailed(err)
 	}
 	deadline := time.Now().Add(ch.c.timeout)
-	led, err := ch.c.lead(ch, followReply, ch.replied, deadline)
+	ready := ch.replied
+	if ctx.Done() != nil {
+		ready = func() bool { return ch.replied() || ctx.Err() != nil }
+	}
+	led, gen, err := ch.leadFor(ctx, followReply, ready, deadline)
 	if led {
 		select {
 		case r := <-ch.reply:
 			return ch.check(r, req, replies)
 		default:
 		}
-		if errors.Is(err, errLeadTimeout) {
+		switch {
+		case errors.Is(err, errLeadTimeout):
 			return reply{}, ch.timedOut(req, reads)
+		case !ch.isDone() && ctx.Err() != nil:
+			return reply{}, ch.cancelled(ctx, req)
 		}
 		return reply{}, ch.failure() // the channel or the connection closed
 	}
-	defer ch.c.unfollow(ch, followReply)
+	defer ch.c.unfollow(ch, followReply, gen)
 	// Someone else is reading. One timer per channel, reused: RPCs on a
 	// channel are serialised.
 	if ch.rpcTimer == nil {
@@ -282,7 +303,17 @@ func (ch *Channel) call(req wire.Method, replies []wire.MethodID) (reply, error)
 		return reply{}, ch.failure()
 	case <-timer.C:
 		return reply{}, ch.timedOut(req, reads)
+	case <-ctx.Done():
+		return reply{}, ch.cancelled(ctx, req)
 	}
+}
+
+// cancelled gives the channel up after ctx ended an RPC whose reply may
+// still come.
+func (ch *Channel) cancelled(ctx context.Context, req wire.Method) error {
+	err := ctxError(ctx, ch.name+": waiting for the reply to "+req.Name())
+	ch.abandon(err)
+	return err
 }
 
 // replied reports whether the RPC in progress can stop waiting: its reply
@@ -363,8 +394,15 @@ func (ch *Channel) Send(req wire.Method) error {
 }
 
 // Close closes the channel with the close handshake, bounded by the
-// timeout. Closing a closed channel returns nil.
-func (ch *Channel) Close() error {
+// timeout and ctx; reason is the reply code and text sent (nil: 200 "bye").
+// Closing a closed channel returns nil.
+func (ch *Channel) Close(ctx context.Context, reason *amqp.Error) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	if reason == nil {
+		reason = &amqp.Error{Code: amqp.ReplySuccess, Text: "bye"}
+	}
 	ch.mu.Lock()
 	if ch.state != chOpen {
 		ch.mu.Unlock()
@@ -372,7 +410,7 @@ func (ch *Channel) Close() error {
 	}
 	ch.state = chClosing
 	ch.mu.Unlock()
-	err := ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "bye"}))
+	err := ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, reason))
 	if err != nil {
 		ch.closed(nil, true)
 		return nil // the connection is gone, so is the channel
@@ -392,7 +430,25 @@ func (ch *Channel) Close() error {
 	case <-timer.C:
 		ch.closed(amqp.ErrTimeout, false)
 		return fmt.Errorf("%w: %s: no channel.close-ok within %s", amqp.ErrTimeout, ch.name, ch.c.timeout)
+	case <-ctx.Done():
+		err := ctxError(ctx, ch.name+": waiting for channel.close-ok")
+		ch.closed(err, false) // the id waits for the close-ok
+		return err
 	}
+}
+
+// checkReason refuses a close reason the protocol cannot carry, before
+// anything is sent.
+func checkReason(reason *amqp.Error) error {
+	switch {
+	case reason == nil:
+		return nil
+	case reason.Code < 0 || reason.Code > 65535:
+		return amqp.Invalid("reply code %d out of range 0..65535", reason.Code)
+	case len(reason.Text) > 255:
+		return amqp.Invalid("reply text of %d bytes: at most 255", len(reason.Text))
+	}
+	return nil
 }
 
 // method routes a method frame received on this channel (reader goroutine).
@@ -445,6 +501,8 @@ func (ch *Channel) method(m wire.Method) error {
 	case id == k.ChannelAlert && id != 0:
 		ch.alert(m)
 		return nil
+	case id == k.BasicConsumeOK:
+		ch.consumeOK(m)
 	}
 	return ch.deliverReply(reply{id: m.ID(), m: m})
 }

@@ -11,11 +11,36 @@ import (
 )
 
 // Common is the part of the Channel API that both dialects share. The
-// dialects' Channel types embed it and add their typed AMQP methods.
-type Common struct{ ch *Channel }
+// dialects' Channel types embed it and add their typed AMQP methods. Its
+// context bounds every blocking call made through it, with the timeout (see
+// BindCommon).
+type Common struct {
+	ch  *Channel
+	ctx context.Context
+}
 
 // NewCommon wraps an engine channel.
-func NewCommon(ch *Channel) Common { return Common{ch: ch} }
+func NewCommon(ch *Channel) Common { return Common{ch: ch, ctx: context.Background()} }
+
+// BindCommon returns c with its blocking calls also bounded by ctx (the
+// dialects' WithContext).
+func BindCommon(c Common, ctx context.Context) Common {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.ctx = ctx
+	return c
+}
+
+// Context returns the context c's blocking calls are bound to.
+func (c Common) Context() context.Context { return c.ctx }
+
+// String describes the channel: "channel 1 of AMQP 0-9-1 connection to
+// 127.0.0.1:5672 (open)".
+func (c Common) String() string { return c.ch.name + " of " + c.ch.c.String() }
+
+// GoString is String, so that %#v shows no internals.
+func (c Common) GoString() string { return c.String() }
 
 // Engine returns the engine channel, for sending methods this package does
 // not wrap (Call, Send).
@@ -26,7 +51,14 @@ func (c Common) ID() uint16 { return c.ch.id }
 
 // Close closes the channel (close handshake, bounded by the timeout).
 // Closing a closed channel returns nil.
-func (c Common) Close() error { return c.ch.Close() }
+func (c Common) Close() error { return c.ch.Close(c.ctx, nil) }
+
+// CloseWith closes the channel as Close does, sending the reply code and
+// text given (py-amqplib's close(reply_code, reply_text)); a text over 255
+// bytes is refused with an error matching amqp.ErrInvalidArgument.
+func (c Common) CloseWith(code int, text string) error {
+	return c.ch.Close(c.ctx, &amqp.Error{Code: code, Text: text})
+}
 
 // IsClosed reports whether the channel is closed or closing.
 func (c Common) IsClosed() bool { return c.ch.IsClosed() }
@@ -46,14 +78,15 @@ func (c Common) Done() <-chan struct{} { return c.ch.done }
 // WaitTimeout, WaitContext), one at a time: a Wait from inside a callback,
 // or from a second goroutine while one runs, is refused with an error
 // matching amqp.ErrInvalidArgument.
-func (c Common) Wait() error { return c.ch.Wait() }
+func (c Common) Wait() error { return c.ch.wait(time.Time{}, c.ctx) }
 
 // WaitTimeout is Wait bounded by d; it returns an error matching
 // amqp.ErrTimeout when nothing arrived.
-func (c Common) WaitTimeout(d time.Duration) error { return c.ch.WaitTimeout(d) }
+func (c Common) WaitTimeout(d time.Duration) error { return c.ch.wait(time.Now().Add(d), c.ctx) }
 
-// WaitContext is Wait bounded by ctx.
-func (c Common) WaitContext(ctx context.Context) error { return c.ch.WaitContext(ctx) }
+// WaitContext is Wait bounded by ctx; it returns an error matching ctx's
+// (context.Canceled, or context.DeadlineExceeded and amqp.ErrTimeout).
+func (c Common) WaitContext(ctx context.Context) error { return c.ch.wait(time.Time{}, ctx) }
 
 // Pending returns how many events wait to be dispatched.
 func (c Common) Pending() int { return c.ch.Pending() }
@@ -71,29 +104,29 @@ func (c Common) OnCancel(fn func(consumerTag string)) { c.ch.OnCancel(fn) }
 // that is refused with an error matching amqp.ErrInvalidArgument before
 // anything is sent, and the channel stays open.
 func (c Common) TxSelect() error {
-	return c.ch.tx(c.ch.c.proto.Known.TxSelect, c.ch.c.proto.Known.TxSelectOK)
+	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxSelect, c.ch.c.proto.Known.TxSelectOK)
 }
 
 // TxCommit commits the current transaction; when it returns, the
 // transaction's messages are in their queues.
 func (c Common) TxCommit() error {
-	return c.ch.tx(c.ch.c.proto.Known.TxCommit, c.ch.c.proto.Known.TxCommitOK)
+	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxCommit, c.ch.c.proto.Known.TxCommitOK)
 }
 
 // TxRollback abandons the current transaction.
 func (c Common) TxRollback() error {
-	return c.ch.tx(c.ch.c.proto.Known.TxRollback, c.ch.c.proto.Known.TxRollbackOK)
+	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxRollback, c.ch.c.proto.Known.TxRollbackOK)
 }
 
 // tx sends one of the field-less tx methods and waits for its reply.
 // tx.select on a channel in confirm mode is refused before sending (the
 // broker would close the channel with 406).
-func (ch *Channel) tx(req, reply wire.MethodID) error {
+func (ch *Channel) tx(ctx context.Context, req, reply wire.MethodID) error {
 	k := &ch.c.proto.Known
 	if req == k.TxSelect && ch.Confirming() {
 		return fmt.Errorf("%w: %s is in confirm mode: a channel cannot also be transactional (the broker would close it with 406)", amqp.ErrInvalidArgument, ch.name)
 	}
-	if _, err := ch.Call(ch.c.proto.NewMethod(req), reply); err != nil {
+	if _, err := ch.Call(ctx, ch.c.proto.NewMethod(req), reply); err != nil {
 		return err
 	}
 	if req == k.TxSelect {
@@ -104,8 +137,31 @@ func (ch *Channel) tx(req, reply wire.MethodID) error {
 	return nil
 }
 
-// ConnCommon is the part of the Connection API both dialects share.
-type ConnCommon struct{ c *Conn }
+// ConnCommon is the part of the Connection API both dialects share. Its
+// context bounds its blocking calls (opening a channel, Close), with the
+// timeout (see BindConnCommon).
+type ConnCommon struct {
+	c   *Conn
+	ctx context.Context
+}
+
+// BindConnCommon returns c with its blocking calls also bounded by ctx.
+func BindConnCommon(c ConnCommon, ctx context.Context) ConnCommon {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.ctx = ctx
+	return c
+}
+
+// Context returns the context c's blocking calls are bound to.
+func (c ConnCommon) Context() context.Context { return c.ctx }
+
+// String describes the connection: protocol, broker address and state.
+func (c ConnCommon) String() string { return c.c.String() }
+
+// GoString is String, so that %#v shows no internals (nor any secret).
+func (c ConnCommon) GoString() string { return c.c.String() }
 
 // DialURL parses an AMQP URI and dials it with protocol p (the dialects'
 // Dial functions).
@@ -118,18 +174,25 @@ func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (Con
 	if err != nil {
 		return ConnCommon{}, err
 	}
-	return ConnCommon{c: c}, nil
+	return NewConnCommon(c), nil
 }
 
 // NewConnCommon wraps an engine connection.
-func NewConnCommon(c *Conn) ConnCommon { return ConnCommon{c: c} }
+func NewConnCommon(c *Conn) ConnCommon { return ConnCommon{c: c, ctx: context.Background()} }
 
 // Engine returns the engine connection.
 func (c ConnCommon) Engine() *Conn { return c.c }
 
 // Close closes every channel and the connection with the close handshake,
 // then the socket; bounded by the timeout and idempotent.
-func (c ConnCommon) Close() error { return c.c.Close() }
+func (c ConnCommon) Close() error { return c.c.Close(c.ctx, nil) }
+
+// CloseWith closes the connection as Close does, sending the reply code
+// and text given (py-amqplib's close(reply_code, reply_text)); a text over
+// 255 bytes is refused with an error matching amqp.ErrInvalidArgument.
+func (c ConnCommon) CloseWith(code int, text string) error {
+	return c.c.Close(c.ctx, &amqp.Error{Code: code, Text: text})
+}
 
 // State returns "open", "closing" or "closed".
 func (c ConnCommon) State() string { return c.c.State() }
@@ -197,8 +260,8 @@ func Options[T any](opts []T) (T, error) {
 
 // OpenChannel opens a channel (id 0: the next free one) and wraps it in the
 // dialect's type; the wrapper is kept so ChannelByID returns the same one.
-func OpenChannel[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
-	ch, err := c.open(id, func(ch *Channel) any { return wrap(ch) })
+func OpenChannel[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
+	ch, err := c.open(ctx, id, func(ch *Channel) any { return wrap(ch) })
 	if err != nil {
 		var zero C
 		return zero, err
@@ -209,7 +272,7 @@ func OpenChannel[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
 // ChannelByID returns the open channel id in the dialect's type, opening it
 // if needed. Concurrent calls for one id open it once and return the same
 // value.
-func ChannelByID[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
+func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
 	if id == 0 {
 		var zero C
 		return zero, amqp.Invalid("channel id 0 is the connection's")
@@ -221,7 +284,7 @@ func ChannelByID[C any](c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
 			return w, nil
 		}
 	}
-	return OpenChannel(c, id, wrap)
+	return OpenChannel(ctx, c, id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning

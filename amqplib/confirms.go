@@ -79,7 +79,7 @@ func (cf *confirms) isNacked(seq uint64) bool {
 // SelectConfirms puts the channel in confirm mode with req
 // (confirm.select), waiting for reply unless it already is. A channel in
 // tx mode is refused before sending (the broker would close it with 406).
-func (ch *Channel) SelectConfirms(req wire.Method, reply wire.MethodID) error {
+func (ch *Channel) SelectConfirms(ctx context.Context, req wire.Method, reply wire.MethodID) error {
 	ch.mu.Lock()
 	on, tx := ch.conf.on, ch.txOn
 	ch.mu.Unlock()
@@ -89,15 +89,16 @@ func (ch *Channel) SelectConfirms(req wire.Method, reply wire.MethodID) error {
 	case tx:
 		return fmt.Errorf("%w: %s is in tx mode: a channel cannot also be in confirm mode (the broker would close it with 406)", amqp.ErrInvalidArgument, ch.name)
 	}
-	if _, err := ch.Call(req, reply); err != nil {
-		return err
-	}
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if !ch.conf.on {
-		ch.conf = confirms{on: true, low: 1, ahead: map[uint64]struct{}{}, signal: make(chan struct{})}
-	}
-	return nil
+	// Numbering starts with the publishes written after confirm.select,
+	// as the broker's does, whichever goroutine publishes them.
+	_, err := ch.callThen(ctx, req, []wire.MethodID{reply}, func() {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if !ch.conf.on {
+			ch.conf = confirms{on: true, low: 1, ahead: map[uint64]struct{}{}, signal: make(chan struct{})}
+		}
+	})
+	return err
 }
 
 // Confirming reports whether the channel is in confirm mode.
@@ -198,13 +199,8 @@ func (ch *Channel) confirm(tag uint64, multiple, ack bool) {
 
 // WaitConfirm waits until the broker confirmed message seq: nil for an ack,
 // an error matching amqp.ErrNacked for a nack. It runs no callbacks and is
-// bounded by the connection timeout.
-func (ch *Channel) WaitConfirm(seq uint64) error {
-	return ch.WaitConfirmContext(context.Background(), seq)
-}
-
-// WaitConfirmContext is WaitConfirm, also ended by ctx.
-func (ch *Channel) WaitConfirmContext(ctx context.Context, seq uint64) error {
+// bounded by the connection timeout and ctx.
+func (ch *Channel) WaitConfirm(ctx context.Context, seq uint64) error {
 	ch.mu.Lock()
 	on, next := ch.conf.on, ch.conf.next
 	ch.mu.Unlock()
@@ -235,11 +231,8 @@ func (ch *Channel) WaitConfirmContext(ctx context.Context, seq uint64) error {
 // WaitConfirms waits until every message published so far is confirmed. It
 // returns an error matching amqp.ErrNacked if any message was nacked that
 // no earlier wait reported. It runs no callbacks and is bounded by the
-// connection timeout.
-func (ch *Channel) WaitConfirms() error { return ch.WaitConfirmsContext(context.Background()) }
-
-// WaitConfirmsContext is WaitConfirms, also ended by ctx.
-func (ch *Channel) WaitConfirmsContext(ctx context.Context) error {
+// connection timeout and ctx.
+func (ch *Channel) WaitConfirms(ctx context.Context) error {
 	ch.mu.Lock()
 	on, target := ch.conf.on, ch.conf.next
 	ch.mu.Unlock()
@@ -288,7 +281,7 @@ func (ch *Channel) waitConfirms(ctx context.Context, what string, cond func(*con
 		case ch.isDone():
 			return ch.failure()
 		case ctx.Err() != nil:
-			return context.Cause(ctx)
+			return ctxError(ctx, ch.name+": waiting for "+what)
 		case !time.Now().Before(deadline):
 			return timeout()
 		}
@@ -300,7 +293,7 @@ func (ch *Channel) waitConfirms(ctx context.Context, what string, cond func(*con
 				return ch.isDone() || ctx.Err() != nil
 			}
 		}
-		led, err := ch.leadFor(ctx, followConfirm, ready, deadline)
+		led, gen, err := ch.leadFor(ctx, followConfirm, ready, deadline)
 		if led {
 			if errors.Is(err, errLeadTimeout) {
 				return timeout()
@@ -316,6 +309,6 @@ func (ch *Channel) waitConfirms(ctx context.Context, what string, cond func(*con
 		case <-ctx.Done():
 		case <-timer.C:
 		}
-		ch.c.unfollow(ch, followConfirm)
+		ch.c.unfollow(ch, followConfirm, gen)
 	}
 }

@@ -1,6 +1,8 @@
 package amqplib
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -84,6 +86,15 @@ type Conn struct {
 	events    hookQueue
 }
 
+// String describes the connection without its internals (and so without
+// any secret): "AMQP 0-9-1 connection to 127.0.0.1:5672 (open)".
+func (c *Conn) String() string {
+	return fmt.Sprintf("AMQP %s connection to %s (%s)", c.proto.Name, c.nc.RemoteAddr(), c.State())
+}
+
+// GoString is String: %#v shows no internals either.
+func (c *Conn) GoString() string { return c.String() }
+
 // Protocol returns the dialect descriptor.
 func (c *Conn) Protocol() *Protocol { return c.proto }
 
@@ -134,7 +145,7 @@ func (c *Conn) Blocked() string {
 
 // waitUnblocked waits, up to Config.BlockedTimeout when it is set, while
 // the broker blocks the connection.
-func (c *Conn) waitUnblocked() error {
+func (c *Conn) waitUnblocked(ctx context.Context) error {
 	if c.cfg.BlockedTimeout <= 0 {
 		return nil
 	}
@@ -154,6 +165,8 @@ func (c *Conn) waitUnblocked() error {
 		return c.closedError()
 	case <-t.C:
 		return fmt.Errorf("%w: the broker has blocked publishing for over %s (%s)", amqp.ErrTimeout, c.cfg.BlockedTimeout, reason)
+	case <-ctx.Done():
+		return ctxError(ctx, "waiting while the broker blocks publishing ("+reason+")")
 	}
 }
 
@@ -163,6 +176,17 @@ func (c *Conn) waitUnblocked() error {
 func (c *Conn) unresponsive() bool {
 	s := c.silent.Load()
 	return s != 0 && c.reads.Load() == s-1
+}
+
+// ctxError is the error for a wait that ctx ended, what naming the wait: it
+// matches ctx's cause (context.Canceled, context.DeadlineExceeded) and,
+// for a deadline, amqp.ErrTimeout too; a cancellation is never a timeout.
+func ctxError(ctx context.Context, what string) error {
+	cause := context.Cause(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %w", amqp.ErrTimeout, what, cause)
+	}
+	return fmt.Errorf("amqp: %s: %w", what, cause)
 }
 
 // closedError describes the closed connection for callers.
@@ -194,9 +218,18 @@ func (c *Conn) shutdown(reason error) {
 }
 
 // Close closes every channel and the connection with the close handshake,
-// then the socket. It is bounded by the timeout and idempotent: a second call
-// returns nil.
-func (c *Conn) Close() error {
+// then the socket. It is bounded by the timeout and ctx, and idempotent: a
+// second call returns nil.
+//
+// reason is the reply code and text sent (nil: 200 "client closed the
+// connection").
+func (c *Conn) Close(ctx context.Context, reason *amqp.Error) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	if reason == nil {
+		reason = &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"}
+	}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -206,7 +239,7 @@ func (c *Conn) Close() error {
 	c.closing = true
 	c.mu.Unlock()
 
-	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, &amqp.Error{Code: amqp.ReplySuccess, Text: "client closed the connection"})
+	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, reason)
 	err := c.sendMethod(0, msg)
 	if err == nil && c.unresponsive() {
 		err = fmt.Errorf("%w: closed without waiting for connection.close-ok: the broker has sent nothing since a call timed out", amqp.ErrTimeout)
@@ -218,6 +251,8 @@ func (c *Conn) Close() error {
 		case <-c.done:
 		case <-timer.C:
 			err = fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
+		case <-ctx.Done():
+			err = ctxError(ctx, "waiting for connection.close-ok")
 		}
 		timer.Stop()
 		stop()

@@ -1,6 +1,7 @@
 package amqplib
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -132,26 +133,29 @@ const smallBody = 64 << 10
 // body split into frames of at most frame_max-8 bytes, in order and without
 // interleaving. Small messages are batched by the writer. In confirm mode it
 // returns the message's sequence number.
-func (ch *Channel) PublishContent(req wire.Method, msg *amqp.Message) (uint64, error) {
-	return ch.publishContent(req, msg, flushAsync)
+func (ch *Channel) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
+	return ch.publishContent(ctx, req, msg, flushAsync)
 }
 
 // PublishContentNow is PublishContent for a caller about to wait for the
 // answer (a confirm): the frames are written before it returns, with no
 // hand-off to the flusher goroutine.
-func (ch *Channel) PublishContentNow(req wire.Method, msg *amqp.Message) (uint64, error) {
-	return ch.publishContent(req, msg, flushSync)
+func (ch *Channel) PublishContentNow(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
+	return ch.publishContent(ctx, req, msg, flushSync)
 }
 
-func (ch *Channel) publishContent(req wire.Method, msg *amqp.Message, mode int) (uint64, error) {
+// publishContent writes a publish; ctx and the timeouts bound only the
+// waits before it (a blocked connection, a channel's flow off): once
+// written, a publish is not taken back.
+func (ch *Channel) publishContent(ctx context.Context, req wire.Method, msg *amqp.Message, mode int) (uint64, error) {
 	if err := ch.usable(); err != nil {
 		return 0, err
 	}
 	c := ch.c
-	if err := c.waitUnblocked(); err != nil {
+	if err := c.waitUnblocked(ctx); err != nil {
 		return 0, err
 	}
-	if err := ch.waitFlow(); err != nil {
+	if err := ch.waitFlow(ctx); err != nil {
 		return 0, err
 	}
 	max := int(c.tuned.FrameMax) - wire.FrameOverhead
@@ -222,9 +226,9 @@ func (ch *Channel) bodyVectors(body []byte, max int) {
 
 // GetMessage sends basic.get and returns the message, or ok=false when the queue
 // was empty.
-func (ch *Channel) GetMessage(req wire.Method) (d *amqp.Delivery, ok bool, err error) {
+func (ch *Channel) GetMessage(ctx context.Context, req wire.Method) (d *amqp.Delivery, ok bool, err error) {
 	k := &ch.c.proto.Known
-	r, err := ch.call(req, []wire.MethodID{k.BasicGetOK, k.BasicGetEmpty})
+	r, err := ch.call(ctx, req, []wire.MethodID{k.BasicGetOK, k.BasicGetEmpty})
 	if err != nil || r.id == k.BasicGetEmpty {
 		return nil, false, err
 	}

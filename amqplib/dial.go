@@ -63,7 +63,7 @@ func dialOnce(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (
 	}
 	nc, err := dial(ctx, "tcp", uri.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("amqp: dial %s: %w", uri.Addr(), err)
+		return nil, phaseError(ctx, "dial "+uri.Addr(), err)
 	}
 	if tlsCfg != nil {
 		tc := tlsCfg.Clone()
@@ -73,12 +73,12 @@ func dialOnce(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (
 		tconn := tls.Client(nc, tc)
 		if err := tconn.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("amqp: TLS handshake with %s: %w", uri.Addr(), err)
+			return nil, phaseError(ctx, "TLS handshake with "+uri.Addr(), err)
 		}
 		nc = tconn
 	}
 	c := newConn(p, cfg, nc)
-	h := &handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header"}
+	h := &handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header", ctx: ctx}
 	err = h.run(ctx)
 	if err != nil {
 		nc.Close()
@@ -191,6 +191,7 @@ type handshake struct {
 	URI    amqp.URI     // where to, who, which vhost
 	Config *amqp.Config // the caller's settings
 	stage  string
+	ctx    context.Context // bounds the handshake; its cancellation is not a timeout
 	// authCloses: both sides announced authentication_failure_close, so a
 	// refused login arrives as a 403 connection.close, not as an EOF.
 	authCloses bool
@@ -235,6 +236,9 @@ func (h *handshake) run(ctx context.Context) error {
 // fail turns an I/O error during the handshake into a typed error that says
 // which step was under way.
 func (h *handshake) fail(err error) error {
+	if errors.Is(h.ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%w: cancelled during %s: %w", amqp.ErrHandshake, h.stage, context.Cause(h.ctx))
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: %w: no answer from the broker during %s", amqp.ErrHandshake, amqp.ErrTimeout, h.stage)
 	}
@@ -333,6 +337,20 @@ func decodeMethod(p *Protocol, payload []byte, reuse func(wire.MethodID) wire.Me
 		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("cannot decode %s: %v", m.Name(), err)}
 	}
 	return m, nil
+}
+
+// phaseError wraps an error of a dial phase (TCP, TLS) that ctx bounds: a
+// deadline matches amqp.ErrTimeout; a cancellation matches context.Canceled
+// and is never reported as a timeout.
+func phaseError(ctx context.Context, what string, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("amqp: %s: cancelled: %w", what, context.Cause(ctx))
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %s: %w", amqp.ErrTimeout, what, err)
+	}
+	return fmt.Errorf("amqp: %s: %w", what, err)
 }
 
 func isReset(err error) bool {

@@ -66,8 +66,8 @@ func (ch *Channel) push(e event) {
 	ch.queue.wake()
 }
 
-// queueEvent appends an event with ch.mu held; the caller serves the
-// event's followers and wakes the queue after unlocking.
+// queueEvent appends an event with ch.mu held, serving the event's
+// followers; the caller wakes the queue after unlocking.
 func (ch *Channel) queueEvent(e event) {
 	ch.serve(followEvent) // takes only the turn's lock (order: ch.mu, then turn.mu)
 	ch.queue.q = append(ch.queue.q, e)
@@ -116,6 +116,7 @@ type handlers struct {
 	onReturn  func(*amqp.Return)
 	onConfirm func(amqp.Confirmation)
 	onCancel  func(tag string)
+	starting  func(*amqp.Delivery) // the callback of a consume waiting for the broker's tag
 }
 
 // AddConsumer registers the callback for a consumer tag.
@@ -165,19 +166,16 @@ func (ch *Channel) OnCancel(fn func(tag string)) {
 	ch.onCancel = fn
 }
 
-// Wait dispatches one event, waiting as long as it takes: with no bound, it
+// Wait dispatches one event, waiting until ctx ends: with no bound, it
 // returns only for an event or once the channel is closed and its queue is
 // empty (then with the close reason).
-func (ch *Channel) Wait() error { return ch.wait(time.Time{}, context.Background()) }
+func (ch *Channel) Wait(ctx context.Context) error { return ch.wait(time.Time{}, ctx) }
 
 // WaitTimeout dispatches one event, or returns an error matching
 // amqp.ErrTimeout after d.
-func (ch *Channel) WaitTimeout(d time.Duration) error {
-	return ch.wait(time.Now().Add(d), context.Background())
+func (ch *Channel) WaitTimeout(ctx context.Context, d time.Duration) error {
+	return ch.wait(time.Now().Add(d), ctx)
 }
-
-// WaitContext dispatches one event, or returns ctx's error.
-func (ch *Channel) WaitContext(ctx context.Context) error { return ch.wait(time.Time{}, ctx) }
 
 // errWaitBusy refuses a second Wait on a channel.
 func (ch *Channel) errWaitBusy() error {
@@ -212,13 +210,14 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 		default:
 		}
 		if ctx.Err() != nil {
-			return context.Cause(ctx)
+			return ctxError(ctx, ch.name+": waiting for an event")
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return noEvent()
 		}
 		ready := func() bool { return ch.Pending() > 0 || ctx.Err() != nil || ch.isDone() }
-		if led, err := ch.leadFor(ctx, followEvent, ready, deadline); led {
+		led, gen, err := ch.leadFor(ctx, followEvent, ready, deadline)
+		if led {
 			if errors.Is(err, errLeadTimeout) && ch.Pending() == 0 {
 				return noEvent()
 			}
@@ -237,14 +236,15 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 		case <-expired:
 		case <-ctx.Done():
 		}
-		ch.c.unfollow(ch, followEvent)
+		ch.c.unfollow(ch, followEvent, gen)
 	}
 }
 
 // leadFor reads frames on the caller's goroutine (see turn.go) until ready,
 // the deadline or the end of ctx, which interrupts the read. It returns
-// led=false, registered as a follower of kind, when another goroutine reads.
-func (ch *Channel) leadFor(ctx context.Context, kind int, ready func() bool, deadline time.Time) (led bool, err error) {
+// led=false, registered as a follower of kind (gen, for unfollow), when
+// another goroutine reads.
+func (ch *Channel) leadFor(ctx context.Context, kind int, ready func() bool, deadline time.Time) (led bool, gen uint64, err error) {
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, ch.c.interruptLeader)
 		defer stop()

@@ -1,6 +1,7 @@
 package amqplib
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/amqplib-go/amqp"
@@ -12,16 +13,16 @@ import (
 
 // Request sends req and, unless noWait, waits for reply. It returns the
 // reply (nil with noWait).
-func (ch *Channel) Request(req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
+func (ch *Channel) Request(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
 	if noWait {
 		return nil, ch.Send(req)
 	}
-	return ch.Call(req, reply)
+	return ch.Call(ctx, req, reply)
 }
 
 // DeclareQueue sends queue.declare; with noWait the info holds only name.
-func (ch *Channel) DeclareQueue(req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
-	m, err := ch.Request(req, noWait, reply)
+func (ch *Channel) DeclareQueue(ctx context.Context, req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
+	m, err := ch.Request(ctx, req, noWait, reply)
 	if err != nil || noWait {
 		return amqp.QueueInfo{Name: name}, err
 	}
@@ -30,8 +31,8 @@ func (ch *Channel) DeclareQueue(req wire.Method, name string, noWait bool, reply
 
 // Count sends queue.purge or queue.delete and returns the message count
 // (0 with noWait).
-func (ch *Channel) Count(req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
-	m, err := ch.Request(req, noWait, reply)
+func (ch *Channel) Count(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
+	m, err := ch.Request(ctx, req, noWait, reply)
 	if err != nil || noWait {
 		return 0, err
 	}
@@ -39,29 +40,63 @@ func (ch *Channel) Count(req wire.Method, noWait bool, reply wire.MethodID) (int
 }
 
 // StartConsumer sends basic.consume and registers fn for the consumer tag:
-// the broker's (from consume-ok) or, with noWait, the caller's own.
-func (ch *Channel) StartConsumer(req wire.Method, o amqp.ConsumeOptions, reply wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
+// the caller's own, or else the broker's from consume-ok. The callback is
+// in place before the first delivery can be dispatched, even by a Wait on
+// another goroutine: a caller's tag is registered before sending, a
+// broker's by the router as it routes consume-ok (Channel.consumeOK).
+func (ch *Channel) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, reply wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
 	if fn == nil {
 		return "", amqp.Invalid("Consume needs a callback")
 	}
 	if o.NoWait && o.Tag == "" {
 		return "", amqp.Invalid("a no-wait consumer needs a tag")
 	}
-	m, err := ch.Request(req, o.NoWait, reply)
+	ch.mu.Lock()
+	if o.Tag != "" {
+		if ch.consumers == nil {
+			ch.consumers = make(map[string]func(*amqp.Delivery))
+		}
+		ch.consumers[o.Tag] = fn
+	} else {
+		ch.starting = fn
+	}
+	ch.mu.Unlock()
+	m, err := ch.Request(ctx, req, o.NoWait, reply)
+	ch.mu.Lock()
+	ch.starting = nil
+	ch.mu.Unlock()
 	if err != nil {
+		if o.Tag != "" {
+			ch.RemoveConsumer(o.Tag)
+		}
 		return "", err
 	}
 	tag := o.Tag
 	if m != nil {
 		tag = m.(wire.ConsumeStarted).StartedTag()
 	}
-	ch.AddConsumer(tag, fn)
+	ch.AddConsumer(tag, fn) // the router did so already for a broker's tag
 	return tag, nil
 }
 
+// consumeOK registers the callback of a consumer whose tag the broker
+// chose, as its consume-ok is routed: before any of its deliveries.
+func (ch *Channel) consumeOK(m wire.Method) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.starting == nil {
+		return
+	}
+	if ch.consumers == nil {
+		ch.consumers = make(map[string]func(*amqp.Delivery))
+	}
+	ch.consumers[m.(wire.ConsumeStarted).StartedTag()] = ch.starting
+	ch.starting = nil
+}
+
 // CancelConsumer sends basic.cancel, waits for cancel-ok and forgets the tag.
-func (ch *Channel) CancelConsumer(req wire.Method, tag string, reply wire.MethodID) error {
-	_, err := ch.Call(req, reply)
+func (ch *Channel) CancelConsumer(ctx context.Context, req wire.Method, tag string, reply wire.MethodID) error {
+	_, err := ch.Call(ctx, req, reply)
 	ch.RemoveConsumer(tag)
 	return err
 }

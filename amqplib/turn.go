@@ -78,17 +78,18 @@ const (
 // lead reads and routes frames on the calling goroutine until ready reports
 // true, the deadline passes (errLeadTimeout) or the connection fails. If
 // another goroutine is reading, it registers ch as a follower of the given
-// kind and returns led=false; the caller then waits on its usual signals and
-// calls unfollow.
-func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time) (led bool, err error) {
+// kind and returns led=false with the registration's generation; the
+// caller then waits on its usual signals and calls unfollow with it.
+func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time) (led bool, gen uint64, err error) {
 	t := &c.turn
 	t.mu.Lock()
 	if t.holder != turnFree {
 		t.waiters++
 		ch.following[kind]++
 		ch.followed.Store(true)
+		gen = ch.servings[kind]
 		t.mu.Unlock()
-		return false, nil
+		return false, gen, nil
 	}
 	t.holder, t.taken = turnLeader, time.Now()
 	t.mu.Unlock()
@@ -109,7 +110,7 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 		c.readFailed(err)
 	}
 	c.release()
-	return true, err
+	return true, 0, err
 }
 
 // release frees the turn, waking the background reader if followers are
@@ -139,14 +140,17 @@ func (c *Conn) interruptLeader() {
 	}
 }
 
-// unfollow removes one registration of kind for ch if the router has not.
-func (c *Conn) unfollow(ch *Channel, kind int) {
+// unfollow removes one registration of kind for ch, made in generation gen,
+// if the router has not served it. Registrations are counted per channel
+// and kind, so one made after a serve (a newer generation) belongs to
+// another waiter and is left alone.
+func (c *Conn) unfollow(ch *Channel, kind int, gen uint64) {
 	if !ch.followed.Load() {
 		return
 	}
 	t := &c.turn
 	t.mu.Lock()
-	if ch.following[kind] > 0 {
+	if ch.following[kind] > 0 && ch.servings[kind] == gen {
 		ch.following[kind]--
 		t.waiters--
 	}
@@ -168,6 +172,7 @@ func (ch *Channel) serve(kind int) {
 	t.mu.Lock()
 	if n := ch.following[kind]; n > 0 {
 		ch.following[kind] = 0
+		ch.servings[kind]++
 		t.waiters -= n
 		t.served = true
 	}

@@ -1,6 +1,7 @@
 package amqplib
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -53,7 +54,7 @@ func (ch *Channel) alert(m wire.Method) {
 
 // waitFlow waits, bounded by the connection timeout, while the broker has
 // the channel's flow off.
-func (ch *Channel) waitFlow() error {
+func (ch *Channel) waitFlow(ctx context.Context) error {
 	if !ch.paused.Load() {
 		return nil
 	}
@@ -73,5 +74,7 @@ func (ch *Channel) waitFlow() error {
 		return ch.usable()
 	case <-timer.C:
 		return fmt.Errorf("%w: %s: the broker has paused publishing (channel.flow) for over %s", amqp.ErrTimeout, ch.name, ch.c.timeout)
+	case <-ctx.Done():
+		return ctxError(ctx, ch.name+": waiting while the broker has paused publishing (channel.flow)")
 	}
 }

@@ -73,10 +73,21 @@ func (c *Conn) appendFrames(mode int, fn func(e *wire.Encoder)) error {
 
 // sendMethod appends one method frame and sends it at once.
 func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
+	return c.sendMethodThen(channel, m, nil)
+}
+
+// sendMethodThen is sendMethod; then, when not nil, runs under wmu once the
+// frame is appended (before it is written).
+func (c *Conn) sendMethodThen(channel uint16, m wire.Method, then func()) error {
 	if c.cfg.Trace != nil {
 		c.traceMethod("->", channel, m)
 	}
-	return c.appendFrames(flushSync, func(e *wire.Encoder) { e.MethodFrame(channel, m) })
+	return c.appendFrames(flushSync, func(e *wire.Encoder) {
+		e.MethodFrame(channel, m)
+		if then != nil && e.Err() == nil {
+			then()
+		}
+	})
 }
 
 // flushPending writes pending frames now unless a write is in progress

@@ -20,7 +20,7 @@ func (ch *Channel) Publish(exchange, routingKey string, msg amqp.Message, opts .
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	s.pub = BasicPublish{Ticket: ch.ticket(), Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
-	_, err = ch.e.PublishContent(&s.pub, &msg)
+	_, err = ch.e.PublishContent(ch.Context(), &s.pub, &msg)
 	return err
 }
 
@@ -31,7 +31,7 @@ func (ch *Channel) Get(queue string, opts ...amqp.GetOptions) (d *amqp.Delivery,
 	if err != nil {
 		return nil, false, err
 	}
-	return ch.e.GetMessage(&BasicGet{Ticket: ch.ticket(), Queue: queue, NoAck: o.NoAck})
+	return ch.e.GetMessage(ch.Context(), &BasicGet{Ticket: ch.ticket(), Queue: queue, NoAck: o.NoAck})
 }
 
 // Consume starts a consumer on a queue and returns its tag. Deliveries are
@@ -45,14 +45,14 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 	if len(o.Arguments) > 0 {
 		return "", amqp.Invalid("AMQP 0-8 basic.consume has no arguments table (x-priority and other consumer arguments need 0-9-1)")
 	}
-	return ch.e.StartConsumer(&BasicConsume{Ticket: ch.ticket(), Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal,
+	return ch.e.StartConsumer(ch.Context(), &BasicConsume{Ticket: ch.ticket(), Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal,
 		NoAck: o.NoAck, Exclusive: o.Exclusive, NoWait: o.NoWait}, o, IDBasicConsumeOK, fn)
 }
 
 // Cancel stops a consumer. Deliveries still queued for it are dropped
 // (unacknowledged ones return to the queue when the channel closes).
 func (ch *Channel) Cancel(consumerTag string) error {
-	return ch.e.CancelConsumer(&BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
+	return ch.e.CancelConsumer(ch.Context(), &BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
 }
 
 // Ack acknowledges a delivery (with Multiple, every one up to it).
@@ -81,6 +81,6 @@ func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
 // channel (they come back with Redelivered set), and waits for its answer.
 // It always requeues: RabbitMQ closes the connection for requeue=false.
 func (ch *Channel) Recover() error {
-	_, err := ch.e.Call(&BasicRecoverSync{Requeue: true}, IDBasicRecoverSyncOK)
+	_, err := ch.e.Call(ch.Context(), &BasicRecoverSync{Requeue: true}, IDBasicRecoverSyncOK)
 	return err
 }

@@ -1,6 +1,7 @@
 package client08
 
 import (
+	"context"
 	"sync"
 
 	"github.com/amqplib-go/amqp"
@@ -36,7 +37,7 @@ func wrap(ch *amqplib.Channel) *Channel {
 // exchange, queue and basic methods. amqp.DefaultAccess asks for active,
 // write and read, as py-amqplib does.
 func (ch *Channel) AccessRequest(realm string, flags amqp.AccessFlags) (amqp.Ticket, error) {
-	m, err := ch.e.Call(&AccessRequest{Realm: realm, Exclusive: flags.Exclusive, Passive: flags.Passive,
+	m, err := ch.e.Call(ch.Context(), &AccessRequest{Realm: realm, Exclusive: flags.Exclusive, Passive: flags.Passive,
 		Active: flags.Active, Write: flags.Write, Read: flags.Read}, IDAccessRequestOK)
 	if err != nil {
 		return 0, err
@@ -56,6 +57,20 @@ func (ch *Channel) Ticket() amqp.Ticket {
 	ch.s.mu.Lock()
 	defer ch.s.mu.Unlock()
 	return ch.s.ticket
+}
+
+// WithContext returns a view of the channel whose blocking calls (every
+// RPC, Get, Close, Wait, and a publish waiting on a paused flow) end when
+// ctx does, as well as at the connection timeout:
+// ch.WithContext(ctx).QueueDeclare("q"). The error then matches ctx's
+// (context.Canceled; for a deadline, context.DeadlineExceeded and
+// amqp.ErrTimeout). An RPC ended that way gives the channel up, as a
+// timeout does, since its reply may still come. The view shares everything
+// else with ch, its ticket included.
+func (ch *Channel) WithContext(ctx context.Context) *Channel {
+	v := *ch
+	v.Common = amqplib.BindCommon(ch.Common, ctx)
+	return &v
 }
 
 // WithTicket returns a view of the channel whose methods carry ticket t
@@ -80,7 +95,7 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err := ch.e.CheckQos(prefetchCount, o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	_, err = ch.e.Call(ch.Context(), &BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
 	return err
 }
 
@@ -91,6 +106,6 @@ func (ch *Channel) Flow(opts amqp.FlowOptions) error {
 	if err := ch.e.CheckFlow(opts); err != nil {
 		return err
 	}
-	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	_, err := ch.e.Call(ch.Context(), &ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
 	return err
 }

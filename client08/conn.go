@@ -60,12 +60,22 @@ func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error
 	return &Conn{ConnCommon: c}, nil
 }
 
+// WithContext returns a view of the connection whose blocking calls
+// (opening a channel, Close) end when ctx does, as well as at the
+// connection timeout. Channels opened through the view are not bound to
+// ctx: bind them with their own WithContext.
+func (c *Conn) WithContext(ctx context.Context) *Conn {
+	return &Conn{ConnCommon: amqplib.BindConnCommon(c.ConnCommon, ctx)}
+}
+
 // Channel opens a channel with the next free id.
-func (c *Conn) Channel() (*Channel, error) { return amqplib.OpenChannel(c.Engine(), 0, wrap) }
+func (c *Conn) Channel() (*Channel, error) {
+	return amqplib.OpenChannel(c.Context(), c.Engine(), 0, wrap)
+}
 
 // ChannelID returns the open channel numbered id, opening it if needed.
 func (c *Conn) ChannelID(id uint16) (*Channel, error) {
-	return amqplib.ChannelByID(c.Engine(), id, wrap)
+	return amqplib.ChannelByID(c.Context(), c.Engine(), id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning

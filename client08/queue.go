@@ -12,7 +12,7 @@ func (ch *Channel) ExchangeDeclare(name, kind string, opts ...amqp.ExchangeOptio
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeDeclare{Ticket: ch.ticket(), Exchange: name, Type: kind, Passive: o.Passive,
+	_, err = ch.e.Request(ch.Context(), &ExchangeDeclare{Ticket: ch.ticket(), Exchange: name, Type: kind, Passive: o.Passive,
 		Durable: o.Durable, AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments},
 		o.NoWait, IDExchangeDeclareOK)
 	return err
@@ -24,7 +24,7 @@ func (ch *Channel) ExchangeDelete(name string, opts ...amqp.ExchangeDeleteOption
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeDelete{Ticket: ch.ticket(), Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait},
+	_, err = ch.e.Request(ch.Context(), &ExchangeDelete{Ticket: ch.ticket(), Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait},
 		o.NoWait, IDExchangeDeleteOK)
 	return err
 }
@@ -36,7 +36,7 @@ func (ch *Channel) QueueDeclare(name string, opts ...amqp.QueueOptions) (amqp.Qu
 	if err != nil {
 		return amqp.QueueInfo{}, err
 	}
-	return ch.e.DeclareQueue(&QueueDeclare{Ticket: ch.ticket(), Queue: name, Passive: o.Passive, Durable: o.Durable,
+	return ch.e.DeclareQueue(ch.Context(), &QueueDeclare{Ticket: ch.ticket(), Queue: name, Passive: o.Passive, Durable: o.Durable,
 		Exclusive: o.Exclusive, AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments},
 		name, o.NoWait, IDQueueDeclareOK)
 }
@@ -47,7 +47,7 @@ func (ch *Channel) QueueBind(queue, exchange, routingKey string, opts ...amqp.Bi
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&QueueBind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
+	_, err = ch.e.Request(ch.Context(), &QueueBind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
 		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDQueueBindOK)
 	return err
 }
@@ -62,7 +62,7 @@ func (ch *Channel) QueueUnbind(queue, exchange, routingKey string, opts ...amqp.
 	if err := amqplib.CheckUnbind(o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(&QueueUnbind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
+	_, err = ch.e.Call(ch.Context(), &QueueUnbind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
 		Arguments: o.Arguments}, IDQueueUnbindOK)
 	return err
 }
@@ -73,7 +73,7 @@ func (ch *Channel) QueuePurge(name string, opts ...amqp.PurgeOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(&QueuePurge{Ticket: ch.ticket(), Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
+	return ch.e.Count(ch.Context(), &QueuePurge{Ticket: ch.ticket(), Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
 }
 
 // QueueDelete deletes a queue and returns how many messages it held.
@@ -82,6 +82,6 @@ func (ch *Channel) QueueDelete(name string, opts ...amqp.QueueDeleteOptions) (in
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(&QueueDelete{Ticket: ch.ticket(), Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty,
+	return ch.e.Count(ch.Context(), &QueueDelete{Ticket: ch.ticket(), Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty,
 		NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
 }

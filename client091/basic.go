@@ -29,14 +29,14 @@ func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts 
 	if err := amqplib.CheckPublish(o); err != nil {
 		return 0, err
 	}
-	p := &ch.pub
+	p := ch.pub
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.req = BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
 	if w == writeNow {
-		return ch.e.PublishContentNow(&p.req, msg)
+		return ch.e.PublishContentNow(ch.Context(), &p.req, msg)
 	}
-	return ch.e.PublishContent(&p.req, msg)
+	return ch.e.PublishContent(ch.Context(), &p.req, msg)
 }
 
 // publishWrite says when a publish is written: batched by the flusher, or
@@ -55,7 +55,7 @@ func (ch *Channel) Get(queue string, opts ...amqp.GetOptions) (d *amqp.Delivery,
 	if err != nil {
 		return nil, false, err
 	}
-	return ch.e.GetMessage(&BasicGet{Queue: queue, NoAck: o.NoAck})
+	return ch.e.GetMessage(ch.Context(), &BasicGet{Queue: queue, NoAck: o.NoAck})
 }
 
 // Consume starts a consumer on a queue and returns its tag. Deliveries are
@@ -65,14 +65,14 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 	if err != nil {
 		return "", err
 	}
-	return ch.e.StartConsumer(&BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
+	return ch.e.StartConsumer(ch.Context(), &BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
 		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}, o, IDBasicConsumeOK, fn)
 }
 
 // Cancel stops a consumer. Deliveries still queued for it are dropped
 // (unacknowledged ones return to the queue when the channel closes).
 func (ch *Channel) Cancel(consumerTag string) error {
-	return ch.e.CancelConsumer(&BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
+	return ch.e.CancelConsumer(ch.Context(), &BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
 }
 
 // Ack acknowledges a delivery (with Multiple, every one up to it).
@@ -110,6 +110,6 @@ func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
 // channel (they come back with Redelivered set). It always requeues: RabbitMQ
 // closes the connection for requeue=false.
 func (ch *Channel) Recover() error {
-	_, err := ch.e.Call(&BasicRecover{Requeue: true}, IDBasicRecoverOK)
+	_, err := ch.e.Call(ch.Context(), &BasicRecover{Requeue: true}, IDBasicRecoverOK)
 	return err
 }

@@ -1,6 +1,8 @@
 package client091
 
 import (
+	"context"
+
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
 )
@@ -11,11 +13,25 @@ import (
 type Channel struct {
 	amqplib.Common
 	e   *amqplib.Channel
-	pub publisher
+	pub *publisher // shared by every view of the channel
 }
 
 func wrap(ch *amqplib.Channel) *Channel {
-	return &Channel{Common: amqplib.NewCommon(ch), e: ch}
+	return &Channel{Common: amqplib.NewCommon(ch), e: ch, pub: &publisher{}}
+}
+
+// WithContext returns a view of the channel whose blocking calls (every
+// RPC, Get, Close, the confirm waits, Wait, and a publish waiting on a
+// blocked connection or a paused flow) end when ctx does, as well as at the
+// connection timeout: ch.WithContext(ctx).QueueDeclare("q"). The error then
+// matches ctx's (context.Canceled; for a deadline, context.DeadlineExceeded
+// and amqp.ErrTimeout). An RPC ended that way gives the channel up, as a
+// timeout does, since its reply may still come. The view shares everything
+// else with ch; callbacks set through it are the channel's.
+func (ch *Channel) WithContext(ctx context.Context) *Channel {
+	v := *ch
+	v.Common = amqplib.BindCommon(ch.Common, ctx)
+	return &v
 }
 
 // Qos limits unacknowledged deliveries: prefetchCount messages (0 = no
@@ -29,7 +45,7 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err := ch.e.CheckQos(prefetchCount, o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(&BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	_, err = ch.e.Call(ch.Context(), &BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
 	return err
 }
 
@@ -40,6 +56,6 @@ func (ch *Channel) Flow(opts amqp.FlowOptions) error {
 	if err := ch.e.CheckFlow(opts); err != nil {
 		return err
 	}
-	_, err := ch.e.Call(&ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	_, err := ch.e.Call(ch.Context(), &ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
 	return err
 }

@@ -9,14 +9,14 @@ import "github.com/amqplib-go/amqp"
 // refused with an error matching amqp.ErrInvalidArgument before anything is
 // sent, and the channel stays open.
 func (ch *Channel) ConfirmSelect() error {
-	return ch.e.SelectConfirms(&ConfirmSelect{}, IDConfirmSelectOK)
+	return ch.e.SelectConfirms(ch.Context(), &ConfirmSelect{}, IDConfirmSelectOK)
 }
 
 // PublishConfirmed publishes a message and waits for the broker's confirm;
 // the channel must be in confirm mode. A nack returns an error matching
 // amqp.ErrNacked. It runs no callbacks: a mandatory message the broker
-// returned is queued for OnReturn (dispatched by Wait) before the confirm,
-// so ch.Pending() > 0 on return tells that something came back.
+// returned is queued for OnReturn before its confirm, and runs when Wait
+// dispatches it.
 func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
 	if !ch.e.Confirming() {
 		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
@@ -25,7 +25,7 @@ func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Messag
 	if err != nil {
 		return err
 	}
-	return ch.e.WaitConfirm(seq)
+	return ch.e.WaitConfirm(ch.Context(), seq)
 }
 
 // PublishSeq returns the sequence number of the last message published in
@@ -36,13 +36,13 @@ func (ch *Channel) PublishSeq() uint64 { return ch.e.PublishSeq() }
 // ack, an error matching amqp.ErrNacked for a nack. It runs no callbacks
 // (events that arrive meanwhile stay queued for Wait) and is bounded by the
 // connection timeout. It may be called while another goroutine is in Wait.
-func (ch *Channel) WaitConfirm(seq uint64) error { return ch.e.WaitConfirm(seq) }
+func (ch *Channel) WaitConfirm(seq uint64) error { return ch.e.WaitConfirm(ch.Context(), seq) }
 
 // WaitConfirms waits until every message published so far is confirmed. It
 // reports, as an error matching amqp.ErrNacked, the nacks that no earlier
 // WaitConfirms, WaitConfirm or PublishConfirmed reported. It runs no
 // callbacks and is bounded by the connection timeout.
-func (ch *Channel) WaitConfirms() error { return ch.e.WaitConfirms() }
+func (ch *Channel) WaitConfirms() error { return ch.e.WaitConfirms(ch.Context()) }
 
 // OnConfirm sets a callback for every confirm resolved from now on, one
 // call per message even when the broker acks several at once. Like every

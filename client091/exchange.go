@@ -12,7 +12,7 @@ func (ch *Channel) ExchangeDeclare(name, kind string, opts ...amqp.ExchangeOptio
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
+	_, err = ch.e.Request(ch.Context(), &ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
 		AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeDeclareOK)
 	return err
 }
@@ -23,7 +23,7 @@ func (ch *Channel) ExchangeDelete(name string, opts ...amqp.ExchangeDeleteOption
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, IDExchangeDeleteOK)
+	_, err = ch.e.Request(ch.Context(), &ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, IDExchangeDeleteOK)
 	return err
 }
 
@@ -34,7 +34,7 @@ func (ch *Channel) ExchangeBind(destination, source, routingKey string, opts ...
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
+	_, err = ch.e.Request(ch.Context(), &ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
 		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeBindOK)
 	return err
 }
@@ -45,7 +45,7 @@ func (ch *Channel) ExchangeUnbind(destination, source, routingKey string, opts .
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
+	_, err = ch.e.Request(ch.Context(), &ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
 		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeUnbindOK)
 	return err
 }

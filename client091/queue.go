@@ -12,7 +12,7 @@ func (ch *Channel) QueueDeclare(name string, opts ...amqp.QueueOptions) (amqp.Qu
 	if err != nil {
 		return amqp.QueueInfo{}, err
 	}
-	return ch.e.DeclareQueue(&QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
+	return ch.e.DeclareQueue(ch.Context(), &QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
 		AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments}, name, o.NoWait, IDQueueDeclareOK)
 }
 
@@ -22,7 +22,7 @@ func (ch *Channel) QueueBind(queue, exchange, routingKey string, opts ...amqp.Bi
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(&QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
+	_, err = ch.e.Request(ch.Context(), &QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
 		Arguments: o.Arguments}, o.NoWait, IDQueueBindOK)
 	return err
 }
@@ -36,7 +36,7 @@ func (ch *Channel) QueueUnbind(queue, exchange, routingKey string, opts ...amqp.
 	if err := amqplib.CheckUnbind(o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(&QueueUnbind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, Arguments: o.Arguments}, IDQueueUnbindOK)
+	_, err = ch.e.Call(ch.Context(), &QueueUnbind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, Arguments: o.Arguments}, IDQueueUnbindOK)
 	return err
 }
 
@@ -46,7 +46,7 @@ func (ch *Channel) QueuePurge(name string, opts ...amqp.PurgeOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(&QueuePurge{Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
+	return ch.e.Count(ch.Context(), &QueuePurge{Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
 }
 
 // QueueDelete deletes a queue and returns how many messages it held.
@@ -55,5 +55,5 @@ func (ch *Channel) QueueDelete(name string, opts ...amqp.QueueDeleteOptions) (in
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(&QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
+	return ch.e.Count(ch.Context(), &QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
 }

@@ -93,11 +93,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs := pflag.NewFlagSet("amqp-perf", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	url := os.Getenv("AMQP_URL")
-	if url == "" {
-		url = defaultURL
-	}
-	fs.StringVarP(&c.url, "uri", "u", url, "broker URI (default $AMQP_URL, else "+defaultURL+")")
+	// No flag default: --help would print $AMQP_URL, password and all.
+	fs.StringVarP(&c.url, "uri", "u", "", "broker URI (default $AMQP_URL, else "+defaultURL+")")
 	fs.StringVar(&c.proto, "protocol", "0-9-1", "AMQP version: 0-9-1 or 0-8")
 	fs.IntVarP(&c.producers, "producers", "x", 1, "producer count")
 	fs.IntVarP(&c.consumers, "consumers", "y", 1, "consumer count")
@@ -121,6 +118,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.url == "" {
+		c.url = os.Getenv("AMQP_URL")
+	}
+	if c.url == "" {
+		c.url = defaultURL
 	}
 	switch {
 	case c.proto != "0-9-1" && c.proto != "0-8":

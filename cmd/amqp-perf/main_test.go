@@ -98,3 +98,14 @@ func TestHistogram(t *testing.T) {
 		}
 	}
 }
+
+// --help never shows the password of $AMQP_URL (before, the URI was the
+// flag's default and printed as such).
+func TestHelpHidesAMQPURLPassword(t *testing.T) {
+	t.Setenv("AMQP_URL", "amqp://user:s3cr3t-Sentinel@broker:5672/")
+	var stdout, stderr bytes.Buffer
+	run([]string{"--help"}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	assert.Contains(t, out, "--uri")
+	assert.NotContains(t, out, "s3cr3t-Sentinel")
+}
