@@ -81,9 +81,16 @@ type Conn struct {
 
 	done      chan struct{} // closed when the connection is gone
 	closeOK   chan struct{} // closed when connection.close-ok arrived
-	readerEnd chan struct{} // closed when the reader goroutine returned
-	shutOnce  sync.Once
-	events    hookQueue
+	readerEnd chan struct{} // closed when the reader goroutine returned (or, never started, at shutdown)
+
+	readerState atomic.Int32               // readerIdle, readerRunning, readerNever (reader.go)
+	setUp       atomic.Bool                // start is over: timer callbacks load it first (reader.go)
+	readerStart atomic.Pointer[time.Timer] // starts the background reader after idleRead
+	hbTimer     atomic.Pointer[time.Timer] // the heartbeat timer (nil: heartbeats off)
+	hbWrites    atomic.Uint64              // writes seen at the heartbeat timer's last look
+	flusherOn   bool                       // the flusher goroutine runs (guarded by wmu)
+	shutOnce    sync.Once
+	events      hookQueue
 }
 
 // String describes the connection without its internals (and so without
@@ -204,6 +211,10 @@ func (c *Conn) shutdown(reason error) {
 		c.mu.Unlock()
 		close(c.done)
 		_ = c.nc.Close()
+		c.readerNotNeeded()
+		if t := c.hbTimer.Load(); t != nil {
+			t.Stop()
+		}
 		c.wmu.Lock()
 		c.wcond.Broadcast() // publishers waiting for the socket to drain
 		c.wmu.Unlock()
@@ -244,22 +255,57 @@ func (c *Conn) Close(ctx context.Context, reason *amqp.Error) error {
 	if err == nil && c.unresponsive() {
 		err = fmt.Errorf("%w: closed without waiting for connection.close-ok: the broker has sent nothing since a call timed out", amqp.ErrTimeout)
 	} else if err == nil {
-		stop := c.needReader()
-		timer := time.NewTimer(c.timeout)
-		select {
-		case <-c.closeOK:
-		case <-c.done:
-		case <-timer.C:
-			err = fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
-		case <-ctx.Done():
-			err = ctxError(ctx, "waiting for connection.close-ok")
-		}
-		timer.Stop()
-		stop()
+		err = c.awaitCloseOK(ctx)
 	}
 	c.shutdown(nil) // no-op when the broker's close-ok (or its own close) got there first
 	<-c.readerEnd
 	return err
+}
+
+// awaitCloseOK waits for connection.close-ok, bounded by the timeout and
+// ctx. It reads for itself when nobody else does (turn.go), so closing an
+// idle connection needs no other goroutine; otherwise whoever reads routes
+// the close-ok.
+func (c *Conn) awaitCloseOK(ctx context.Context) error {
+	deadline := time.Now().Add(c.timeout)
+	timeout := func() error {
+		return fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
+	}
+	over := func() bool {
+		select {
+		case <-c.closeOK:
+			return true
+		case <-c.done:
+			return true
+		default:
+			return false
+		}
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, c.interruptLeader)
+		defer stop()
+	}
+	led, _, err := c.lead(nil, 0, func() bool { return over() || ctx.Err() != nil }, deadline)
+	switch {
+	case led && over():
+		return nil
+	case led && errors.Is(err, errLeadTimeout):
+		return timeout()
+	case ctx.Err() != nil:
+		return ctxError(ctx, "waiting for connection.close-ok")
+	}
+	defer c.needReader()()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-c.closeOK:
+	case <-c.done:
+	case <-timer.C:
+		return timeout()
+	case <-ctx.Done():
+		return ctxError(ctx, "waiting for connection.close-ok")
+	}
+	return nil
 }
 
 // hooks
@@ -294,20 +340,38 @@ type Hooks struct {
 	OnAlert func(channel uint16, code int, text string)
 }
 
-// hookQueue is an unbounded queue drained by one goroutine.
+// hookQueue is an unbounded queue drained by one goroutine, started at the
+// first event that a hook is set for (events nobody hooks are dropped).
 type hookQueue struct {
-	mu     sync.Mutex
-	hooks  Hooks
-	q      []hookEvent
-	closed bool
-	signal chan struct{}
-	done   chan struct{}
+	mu      sync.Mutex
+	hooks   Hooks
+	q       []hookEvent
+	closed  bool
+	running bool // run has been started
+	signal  chan struct{}
+	done    chan struct{}
 }
 
 func (h *hookQueue) start() {
 	h.signal = make(chan struct{}, 1)
 	h.done = make(chan struct{})
-	go h.run()
+}
+
+// hooked reports whether a hook is set for e (h.mu held).
+func (h *hookQueue) hooked(e hookEvent) bool {
+	switch e.kind {
+	case hookClose:
+		return h.hooks.OnClose != nil
+	case hookBlocked:
+		return h.hooks.OnBlocked != nil
+	case hookUnblocked:
+		return h.hooks.OnUnblocked != nil
+	case hookFlow:
+		return h.hooks.OnFlow != nil
+	case hookAlert:
+		return h.hooks.OnAlert != nil
+	}
+	return false
 }
 
 func (h *hookQueue) set(f func(*Hooks)) {
@@ -318,8 +382,14 @@ func (h *hookQueue) set(f func(*Hooks)) {
 
 func (h *hookQueue) push(e hookEvent) {
 	h.mu.Lock()
-	if !h.closed {
-		h.q = append(h.q, e)
+	if h.closed || !h.hooked(e) {
+		h.mu.Unlock()
+		return
+	}
+	h.q = append(h.q, e)
+	if !h.running {
+		h.running = true
+		go h.run()
 	}
 	h.mu.Unlock()
 	select {
@@ -331,6 +401,10 @@ func (h *hookQueue) push(e hookEvent) {
 func (h *hookQueue) close() {
 	h.mu.Lock()
 	h.closed = true
+	if !h.running { // nothing ever ran: done at once
+		h.running = true
+		close(h.done)
+	}
 	h.mu.Unlock()
 	select {
 	case h.signal <- struct{}{}:

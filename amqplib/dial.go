@@ -178,10 +178,20 @@ func (c *Conn) start() {
 	c.fr.SetMaxFrame(c.tuned.FrameMax)
 	c.chans = make([]atomic.Pointer[Channel], int(c.tuned.ChannelMax)+1)
 	c.events.start()
-	go c.readLoop()
-	go c.flushLoop()
+	// Each goroutine starts when it is first needed, so a short-lived
+	// connection costs no thread wake-ups for them: the background reader
+	// once the turn has been free for idleRead or a caller needs it
+	// (startReader), the flusher at the first publish (kickFlusher), the
+	// hook goroutine at the first event a hook is set for; heartbeats are a
+	// timer.
+	//
+	// The timers' callbacks run on goroutines of the runtime's choosing:
+	// setUp, stored after every other write here and loaded first by each
+	// callback, orders this set-up before them.
+	c.setUp.Store(true)
+	c.readerStart.Store(time.AfterFunc(idleRead, c.startReader))
 	if c.tuned.Heartbeat > 0 {
-		go c.heartbeatLoop()
+		c.startHeartbeats()
 	}
 }
 

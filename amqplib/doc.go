@@ -20,6 +20,8 @@
 // trip needs no goroutine hand-off; otherwise it waits for its mailbox as
 // before. The connection's background reader goroutine reads whenever no
 // caller does: when callers are left waiting, when something waits without
-// reading (Close, a blocked publisher, a Wait a context can cancel), and
-// once the socket has been left unread for 10 ms.
+// reading (a channel's Close, a blocked publisher), and once the socket has
+// been left unread for 10 ms. Each helper goroutine (the background reader,
+// the flusher, the hook goroutine) starts when first needed, and
+// heartbeats are a timer, so a short-lived connection starts none of them.
 package amqplib

@@ -17,7 +17,9 @@ import (
 // The background reader (readLoop) reads whenever no caller does: it takes
 // the turn when a leader leaves followers behind, when something waits
 // without leading (needReader), or once the turn has been free for
-// idleRead. It parks again after routing a frame that served a follower,
+// idleRead. Its goroutine starts at the first of these (startReader: a
+// release that leaves followers, needReader, or a timer idleRead after the
+// handshake), so a connection that lives a few round trips never starts it. It parks again after routing a frame that served a follower,
 // or an RPC reply, when nobody else waits, so that the caller's next call
 // can lead.
 //
@@ -79,10 +81,16 @@ const (
 // true, the deadline passes (errLeadTimeout) or the connection fails. If
 // another goroutine is reading, it registers ch as a follower of the given
 // kind and returns led=false with the registration's generation; the
-// caller then waits on its usual signals and calls unfollow with it.
+// caller then waits on its usual signals and calls unfollow with it. With
+// ch nil (the connection's own close) it registers nothing: the caller then
+// waits with needReader.
 func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time) (led bool, gen uint64, err error) {
 	t := &c.turn
 	t.mu.Lock()
+	if t.holder != turnFree && ch == nil {
+		t.mu.Unlock()
+		return false, 0, nil
+	}
 	if t.holder != turnFree {
 		t.waiters++
 		ch.following[kind]++
@@ -114,14 +122,18 @@ func (c *Conn) lead(ch *Channel, kind int, ready func() bool, deadline time.Time
 }
 
 // release frees the turn, waking the background reader if followers are
-// left or it waits for the release.
+// left or it waits for the release (starting it if it has not started).
 func (c *Conn) release() {
 	t := &c.turn
 	t.mu.Lock()
 	t.holder = turnFree
 	t.freed = time.Now()
-	wake := t.parked == parkHeld || (t.waiters > 0 || t.needers > 0) && t.parked != parkNone
+	needed := t.waiters > 0 || t.needers > 0
+	wake := t.parked == parkHeld || needed && t.parked != parkNone
 	t.mu.Unlock()
+	if needed {
+		c.startReader()
+	}
 	if wake {
 		c.wakeReader()
 	}
@@ -188,6 +200,7 @@ func (c *Conn) needReader() (done func()) {
 	t.needers++
 	wake := t.parked != parkNone
 	t.mu.Unlock()
+	c.startReader()
 	if wake {
 		c.wakeReader()
 	}

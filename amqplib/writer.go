@@ -123,6 +123,10 @@ func (c *Conn) kickFlusher() {
 	if c.flushing || c.kicked {
 		return
 	}
+	if !c.flusherOn {
+		c.flusherOn = true
+		go c.flushLoop()
+	}
 	c.kicked = true
 	select {
 	case c.kick <- struct{}{}:

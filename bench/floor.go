@@ -17,9 +17,76 @@ import (
 // Go client can reach for a round trip on this machine; the S4/floor row
 // compares it with amqp091-go.
 func floorGet(env *env, m *meter, q string, n int) error {
-	u, err := url.Parse(env.url)
+	f, err := floorOpen(env)
 	if err != nil {
 		return err
+	}
+	defer f.nc.Close()
+	nc, fr, send, next := f.nc, f.fr, f.send, f.next
+	var e wire.Encoder
+	e.MethodFrame(1, &client091.BasicGet{Queue: q, NoAck: true})
+	get := e.Buf
+	m.Start()
+	for i := 0; i < n; i++ {
+		if _, err := nc.Write(get); err != nil {
+			return err
+		}
+		typ, _, payload, err := fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		if typ != wire.FrameMethod || wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3])) != client091.IDBasicGetOK {
+			return fmt.Errorf("floor get %d: not a get-ok", i)
+		}
+		for k := 0; k < 2; k++ { // the content header and the one body frame
+			if err := next(); err != nil {
+				return err
+			}
+		}
+	}
+	m.Stop()
+	return send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"})
+}
+
+// floorConnect is S7 without a client library: dial, the handshake and
+// channel.open written and read inline on one goroutine, then
+// connection.close and its close-ok, n times. It is the floor of a
+// connection's life cycle on this machine (the S7/floor row).
+func floorConnect(env *env, m *meter, _ string, n int) error {
+	m.Start()
+	for i := 0; i < n; i++ {
+		f, err := floorOpen(env)
+		if err != nil {
+			return err
+		}
+		if err := f.send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"}); err != nil {
+			f.nc.Close()
+			return err
+		}
+		err = f.next() // close-ok
+		f.nc.Close()
+		if err != nil {
+			return fmt.Errorf("floor close-ok: %w", err)
+		}
+	}
+	m.Stop()
+	return nil
+}
+
+// floorSession is a hand-written AMQP 0-9-1 connection with channel 1 open.
+type floorSession struct {
+	nc   net.Conn
+	fr   *wire.FrameReader
+	send func(ch uint16, m wire.Method) error
+	next func() error // reads one frame
+}
+
+// floorOpen dials env's broker and runs the handshake and channel.open,
+// each request written and its reply read on the calling goroutine.
+func floorOpen(env *env) (*floorSession, error) {
+	u, err := url.Parse(env.url)
+	if err != nil {
+		return nil, err
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -27,9 +94,8 @@ func floorGet(env *env, m *meter, q string, n int) error {
 	}
 	nc, err := net.Dial("tcp", host)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer nc.Close()
 	user, pass := "guest", "guest"
 	if u.User != nil {
 		user = u.User.Username()
@@ -67,30 +133,9 @@ func floorGet(env *env, m *meter, q string, n int) error {
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return fmt.Errorf("floor handshake: %w", err)
+			nc.Close()
+			return nil, fmt.Errorf("floor handshake: %w", err)
 		}
 	}
-	var e wire.Encoder
-	e.MethodFrame(1, &client091.BasicGet{Queue: q, NoAck: true})
-	get := e.Buf
-	m.Start()
-	for i := 0; i < n; i++ {
-		if _, err := nc.Write(get); err != nil {
-			return err
-		}
-		typ, _, payload, err := fr.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if typ != wire.FrameMethod || wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3])) != client091.IDBasicGetOK {
-			return fmt.Errorf("floor get %d: not a get-ok", i)
-		}
-		for k := 0; k < 2; k++ { // the content header and the one body frame
-			if err := next(); err != nil {
-				return err
-			}
-		}
-	}
-	m.Stop()
-	return send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"})
+	return &floorSession{nc: nc, fr: fr, send: send, next: next}, nil
 }

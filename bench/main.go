@@ -102,6 +102,8 @@ func scenarios(scale float64) []*scenario {
 	for _, s := range list[:] {
 		var f runFunc
 		switch s.id {
+		case "S7":
+			f = o8.connect
 		case "S1":
 			f = o8.publish
 		case "S4":
@@ -120,7 +122,10 @@ func scenarios(scale float64) []*scenario {
 	// The floor: S4 with no client library at all, against amqp091-go.
 	floor := *list[3]
 	floor.id, floor.title, floor.ours, floor.speedup, floor.cpu = "S4/floor", "S4 without a library (write, read inline)", floorGet, 0, 0
-	return append(list, &floor)
+	// And S7 with no client library.
+	floor7 := *list[6]
+	floor7.id, floor7.title, floor7.ours, floor7.speedup, floor7.cpu = "S7/floor", "S7 without a library (write, read inline)", floorConnect, 0, 0
+	return append(list, &floor, &floor7)
 }
 
 // result holds every run of one scenario.
