@@ -77,10 +77,11 @@ func (c *Conn) open(ctx context.Context, id uint16, wrap func(*Channel) any) (*C
 		return nil, err
 	}
 	if _, err := ch.Call(ctx, c.proto.NewMethod(c.proto.Known.ChannelOpen), c.proto.Known.ChannelOpenOK); err != nil {
-		// Keep the id: after a timeout the channel was abandoned and its id
-		// is freed by the broker's close-ok; after a broker close the reader
-		// has freed it already.
-		ch.closed(err, false)
+		// After a timeout or a cancelled wait the channel was abandoned:
+		// its id is freed by the broker's close-ok; after a broker close the
+		// reader has freed it already. Still open, nothing was sent (the
+		// context had ended): the id is free at once.
+		ch.closed(err, !ch.IsClosed())
 		return nil, err
 	}
 	if wrap != nil {
@@ -302,10 +303,17 @@ func (ch *Channel) callThen(ctx context.Context, req wire.Method, replies []wire
 		}
 		return reply{}, ch.failure()
 	case <-timer.C:
-		return reply{}, ch.timedOut(req, reads)
 	case <-ctx.Done():
+	}
+	select {
+	case r := <-ch.reply: // it came as the wait ended: the call succeeded
+		return ch.check(r, req, replies)
+	default:
+	}
+	if ctx.Err() != nil && !time.Now().After(deadline) {
 		return reply{}, ch.cancelled(ctx, req)
 	}
+	return reply{}, ch.timedOut(req, reads)
 }
 
 // cancelled gives the channel up after ctx ended an RPC whose reply may
@@ -510,10 +518,17 @@ func (ch *Channel) method(m wire.Method) error {
 // deliverReply hands a synchronous method to the call waiting for it, or
 // fails the connection when none waits (the router).
 func (ch *Channel) deliverReply(r reply) error {
-	if ch.IsClosed() {
-		return nil // the call gave up (a timeout abandoned the channel): dropped
+	// The claim comes first: a call that gives up abandons the channel
+	// before it stops expecting, so a failed claim on a closed channel is a
+	// late reply (dropped), and only on an open one a protocol error.
+	claimed := ch.expecting.CompareAndSwap(true, false)
+	if h := deliverReplyHook.Load(); h != nil {
+		(*h)() // tests: a caller giving up right here
 	}
-	if !ch.expecting.CompareAndSwap(true, false) {
+	if ch.IsClosed() {
+		return nil // the call gave up (its timeout or context abandoned the channel): dropped
+	}
+	if !claimed {
 		name := r.id.String()
 		if r.m != nil {
 			name = r.m.Name()
@@ -528,6 +543,10 @@ func (ch *Channel) deliverReply(r reply) error {
 	}
 	return nil
 }
+
+// deliverReplyHook, set by tests only, runs inside deliverReply between its
+// two steps.
+var deliverReplyHook atomic.Pointer[func()]
 
 // readFailedAsync closes the connection for a protocol error found outside
 // the reader.

@@ -116,7 +116,7 @@ type handlers struct {
 	onReturn  func(*amqp.Return)
 	onConfirm func(amqp.Confirmation)
 	onCancel  func(tag string)
-	starting  func(*amqp.Delivery) // the callback of a consume waiting for the broker's tag
+	starting  *consumerStart // the callback of a consume waiting for the broker's tag
 }
 
 // AddConsumer registers the callback for a consumer tag.

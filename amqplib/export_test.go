@@ -16,3 +16,10 @@ func SetIdleRead(d time.Duration) (restore func()) {
 	idleRead = d
 	return func() { idleRead = old }
 }
+
+// SetDeliverReplyHook makes the router run fn inside deliverReply, between
+// claiming a reply and checking the channel, until restored.
+func SetDeliverReplyHook(fn func()) (restore func()) {
+	deliverReplyHook.Store(&fn)
+	return func() { deliverReplyHook.Store(nil) }
+}

@@ -4,6 +4,7 @@ package amqplib_test
 // goroutine reads: found by a second reading of the engine.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amqplib-go/amqp"
@@ -156,4 +158,78 @@ func firstDeliveryAfterConsumeOK(t *testing.T, tag string) {
 	require.NoError(t, err)
 	require.NoError(t, within(t, loop, "the Wait"))
 	require.EqualValues(t, 1, got.Load(), "the first delivery reached its callback (dropped: %d log lines)", dropped.Load())
+}
+
+// A reply that arrives just as its caller gives up (its context ends) is
+// dropped with the abandoned channel; it never closes the connection as
+// "unexpected". Before, the router checked the channel before claiming the
+// reply, and a give-up in between made a late reply a protocol error.
+func TestLateReplyRacesAbandon(t *testing.T) {
+	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
+		return steps(func() error { return s.OpenChannel(1) }, func() error { return s.OpenChannel(2) },
+			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 1, client091.IDChannelClose, &client091.ChannelCloseOK{}), // the give-up
+			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q2"}),
+			func() error { return hold(s) })
+	})
+	conn := dial(t, srv.URL, amqp.Config{})
+	ch1, err := conn.Channel()
+	require.NoError(t, err)
+	ch2, err := conn.Channel()
+	require.NoError(t, err)
+	go func() { _ = ch2.Wait() }() // leads, so ch1's RPC follows
+	leading(t, conn)
+	returned := make(chan struct{})
+	defer amqplib.SetDeliverReplyHook(func() { <-returned })()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = ch1.WithContext(ctx).QueueDeclare("q")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(returned)
+	_, err = ch2.QueueDeclare("q2") // a round trip after the late reply was routed
+	require.NoError(t, err, "the late reply closed the connection")
+	assert.Equal(t, "open", conn.State())
+}
+
+// Opening a channel with a context already done sends nothing, and the id
+// stays free. Before, it stayed reserved for a close-ok that never came.
+func TestCancelledOpenKeepsIDFree(t *testing.T) {
+	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
+		return steps(func() error { return s.OpenChannel(5) }, func() error { return hold(s) })
+	})
+	conn := dial(t, srv.URL, amqp.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := conn.WithContext(ctx).ChannelID(5)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = conn.ChannelID(5)
+	require.NoError(t, err, "nothing was sent for id 5")
+}
+
+// A Consume refused because another call is in progress changes nothing:
+// the live consumer with the same tag keeps its callback. Before, the
+// refused call removed it.
+func TestRefusedConsumeKeepsExistingConsumer(t *testing.T) {
+	release, inDeclare := make(chan struct{}), make(chan struct{})
+	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
+		return steps(func() error { return s.OpenChannel(1) },
+			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "t"}),
+			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); close(inDeclare); return err },
+			func() error { _, err := await(release, "release"); return err },
+			func() error { return s.Send(1, &client091.QueueDeclareOK{Queue: "q"}) },
+			func() error { return hold(s) })
+	})
+	conn := dial(t, srv.URL, amqp.Config{})
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	_, err = ch.Consume("q", func(*amqp.Delivery) {}, amqp.ConsumeOptions{Tag: "t"})
+	require.NoError(t, err)
+	declared := make(chan error, 1)
+	go func() { _, err := ch.QueueDeclare("q"); declared <- err }()
+	within(t, inDeclare, "the declare in progress")
+	_, err = ch.Consume("q2", func(*amqp.Delivery) {}, amqp.ConsumeOptions{Tag: "t"})
+	require.ErrorIs(t, err, amqp.ErrInvalidArgument)
+	close(release)
+	require.NoError(t, within(t, declared, "the declare"))
+	assert.True(t, ch.Engine().HasConsumer("t"))
 }

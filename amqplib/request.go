@@ -44,31 +44,55 @@ func (ch *Channel) Count(ctx context.Context, req wire.Method, noWait bool, repl
 // in place before the first delivery can be dispatched, even by a Wait on
 // another goroutine: a caller's tag is registered before sending, a
 // broker's by the router as it routes consume-ok (Channel.consumeOK).
-func (ch *Channel) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, reply wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
+func (ch *Channel) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, okID wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
 	if fn == nil {
 		return "", amqp.Invalid("Consume needs a callback")
 	}
 	if o.NoWait && o.Tag == "" {
 		return "", amqp.Invalid("a no-wait consumer needs a tag")
 	}
-	ch.mu.Lock()
-	if o.Tag != "" {
+	// Registered as the request goes out (under the RPC lock, so a refused
+	// call changes nothing); undone if the call fails.
+	start := &consumerStart{fn: fn}
+	var prev func(*amqp.Delivery)
+	var had, registered bool
+	register := func() {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		registered = true
+		if o.Tag == "" {
+			ch.starting = start
+			return
+		}
 		if ch.consumers == nil {
 			ch.consumers = make(map[string]func(*amqp.Delivery))
 		}
+		prev, had = ch.consumers[o.Tag]
 		ch.consumers[o.Tag] = fn
+	}
+	var m wire.Method
+	var err error
+	if o.NoWait {
+		register()
+		err = ch.Send(req)
 	} else {
-		ch.starting = fn
+		var r reply
+		r, err = ch.callThen(ctx, req, []wire.MethodID{okID}, register)
+		m = r.m
+	}
+	ch.mu.Lock()
+	if ch.starting == start {
+		ch.starting = nil
+	}
+	if err != nil && registered && o.Tag != "" {
+		if had {
+			ch.consumers[o.Tag] = prev
+		} else {
+			delete(ch.consumers, o.Tag)
+		}
 	}
 	ch.mu.Unlock()
-	m, err := ch.Request(ctx, req, o.NoWait, reply)
-	ch.mu.Lock()
-	ch.starting = nil
-	ch.mu.Unlock()
 	if err != nil {
-		if o.Tag != "" {
-			ch.RemoveConsumer(o.Tag)
-		}
 		return "", err
 	}
 	tag := o.Tag
@@ -78,6 +102,10 @@ func (ch *Channel) StartConsumer(ctx context.Context, req wire.Method, o amqp.Co
 	ch.AddConsumer(tag, fn) // the router did so already for a broker's tag
 	return tag, nil
 }
+
+// consumerStart is the callback of a consume waiting for the broker's tag;
+// a pointer, so that its call clears only its own.
+type consumerStart struct{ fn func(*amqp.Delivery) }
 
 // consumeOK registers the callback of a consumer whose tag the broker
 // chose, as its consume-ok is routed: before any of its deliveries.
@@ -90,7 +118,7 @@ func (ch *Channel) consumeOK(m wire.Method) {
 	if ch.consumers == nil {
 		ch.consumers = make(map[string]func(*amqp.Delivery))
 	}
-	ch.consumers[m.(wire.ConsumeStarted).StartedTag()] = ch.starting
+	ch.consumers[m.(wire.ConsumeStarted).StartedTag()] = ch.starting.fn
 	ch.starting = nil
 }
 
