@@ -265,21 +265,24 @@ func (h *handshake) fail(err error) error {
 	return fmt.Errorf("%w: during %s: %w", amqp.ErrHandshake, h.stage, err)
 }
 
-// send writes a method on channel 0. The stage names the step for errors.
-func (h *handshake) send(m wire.Method) error {
-	switch {
-	case m.ID() == h.c.proto.Known.ConnectionStartOK || m.ID() == h.c.proto.Known.ConnectionSecureOK:
-		h.stage = "login"
-	default:
-		h.stage = m.Name()
-	}
+// send writes methods on channel 0 in one write. The stage names the last
+// step for errors.
+func (h *handshake) send(ms ...wire.Method) error {
 	// The client properties carry boolean capabilities, which RabbitMQ reads
 	// on 0-8 connections too: the handshake encodes with the full type set.
-	if h.c.cfg.Trace != nil {
-		h.c.traceMethod("->", 0, m)
-	}
 	e := wire.Encoder{Policy: wire.TablesRabbit}
-	e.MethodFrame(0, m)
+	for _, m := range ms {
+		switch {
+		case m.ID() == h.c.proto.Known.ConnectionStartOK || m.ID() == h.c.proto.Known.ConnectionSecureOK:
+			h.stage = "login"
+		default:
+			h.stage = m.Name()
+		}
+		if h.c.cfg.Trace != nil {
+			h.c.traceMethod("->", 0, m)
+		}
+		e.MethodFrame(0, m)
+	}
 	if err := e.Err(); err != nil {
 		return err
 	}

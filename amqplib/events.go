@@ -73,12 +73,22 @@ func (ch *Channel) queueEvent(e event) {
 	ch.queue.q = append(ch.queue.q, e)
 }
 
-func (ch *Channel) pop() (event, bool) {
+// callback is the handler an event is dispatched to, looked up as it is
+// popped.
+type callback struct {
+	deliver func(*amqp.Delivery)
+	ret     func(*amqp.Return)
+	confirm func(amqp.Confirmation)
+	cancel  func(tag string)
+}
+
+// pop takes the next event and its callback, under one lock.
+func (ch *Channel) pop() (event, callback, bool) {
 	ch.mu.Lock()
-	defer ch.mu.Unlock()
 	q := &ch.queue
 	if q.head == len(q.q) {
-		return event{}, false
+		ch.mu.Unlock()
+		return event{}, callback{}, false
 	}
 	e := q.q[q.head]
 	q.q[q.head] = event{}
@@ -86,7 +96,20 @@ func (ch *Channel) pop() (event, bool) {
 	if q.head == len(q.q) {
 		q.q, q.head = q.q[:0], 0
 	}
-	return e, true
+	var cb callback
+	switch e.kind {
+	case evDeliver:
+		cb.deliver = ch.consumers[e.d.ConsumerTag]
+	case evReturn:
+		cb.ret = ch.onReturn
+	case evConfirm:
+		cb.confirm = ch.onConfirm
+	case evCancel:
+		delete(ch.consumers, e.consumer)
+		cb.cancel = ch.onCancel
+	}
+	ch.mu.Unlock()
+	return e, cb, true
 }
 
 // Pending returns how many events wait to be dispatched.
@@ -196,14 +219,14 @@ func (ch *Channel) wait(deadline time.Time, ctx context.Context) error {
 	}()
 	noEvent := func() error { return fmt.Errorf("%w: %s: no event", amqp.ErrTimeout, ch.name) }
 	for {
-		if e, ok := ch.pop(); ok {
-			ch.dispatch(e)
+		if e, cb, ok := ch.pop(); ok {
+			ch.dispatch(e, cb)
 			return nil
 		}
 		select {
 		case <-ch.done:
-			if e, ok := ch.pop(); ok {
-				ch.dispatch(e)
+			if e, cb, ok := ch.pop(); ok {
+				ch.dispatch(e, cb)
 				return nil
 			}
 			return &amqp.ClosedError{What: ch.name, Reason: ch.Err()}
@@ -253,39 +276,29 @@ func (ch *Channel) leadFor(ctx context.Context, kind int, ready func() bool, dea
 }
 
 // dispatch runs the callback for one event, with no lock held.
-func (ch *Channel) dispatch(e event) {
-	ch.mu.Lock()
-	h := ch.handlers
-	var consumer func(*amqp.Delivery)
+func (ch *Channel) dispatch(e event, cb callback) {
 	switch e.kind {
 	case evDeliver:
-		consumer = ch.consumers[e.d.ConsumerTag]
-	case evCancel:
-		delete(ch.consumers, e.consumer)
-	}
-	ch.mu.Unlock()
-	switch e.kind {
-	case evDeliver:
-		if consumer != nil {
-			consumer(e.d)
+		if cb.deliver != nil {
+			cb.deliver(e.d)
 		} else {
 			ch.c.logf("%s: dropped delivery %d for cancelled consumer %q", ch.name, e.d.DeliveryTag, e.d.ConsumerTag)
 		}
 	case evReturn:
-		if h.onReturn != nil {
-			h.onReturn(e.r)
+		if cb.ret != nil {
+			cb.ret(e.r)
 		} else {
 			ch.c.logf("%s: dropped a returned message (%d %s, routing key %q): no OnReturn callback", ch.name, e.r.ReplyCode, e.r.ReplyText, e.r.RoutingKey)
 		}
 	case evConfirm:
-		if h.onConfirm != nil {
+		if cb.confirm != nil {
 			for s := e.tag; s <= e.last; s++ {
-				h.onConfirm(amqp.Confirmation{DeliveryTag: s, Ack: e.ack})
+				cb.confirm(amqp.Confirmation{DeliveryTag: s, Ack: e.ack})
 			}
 		}
 	case evCancel:
-		if h.onCancel != nil {
-			h.onCancel(e.consumer)
+		if cb.cancel != nil {
+			cb.cancel(e.consumer)
 		}
 	}
 }

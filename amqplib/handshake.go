@@ -58,10 +58,9 @@ func (h *handshake) steps(s *Steps) error {
 		}
 	}
 	chMax, frMax, hb := h.negotiate(tune.TuneInfo())
-	if err := h.send(s.TuneOK(chMax, frMax, hb)); err != nil {
-		return err
-	}
-	if err := h.send(s.Open(h.URI.Vhost)); err != nil {
+	// tune-ok and open leave in one write: one segment, one read for the
+	// broker.
+	if err := h.send(s.TuneOK(chMax, frMax, hb), s.Open(h.URI.Vhost)); err != nil {
 		return err
 	}
 	if m, err = h.recv(); err != nil {
