@@ -37,8 +37,15 @@ generate:
 	go generate ./...
 
 # Fails when the committed z*.go files differ from what go generate writes now.
-check-generate: generate
-	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+# Without the spec XML (a machine that is not Debian) it is skipped with a
+# notice, outside CI; under CI=true broker.sh deps has installed it.
+SPEC_XML := /usr/share/amqp/specs/0-8/amqp0-8.stripped.xml
+check-generate:
+	@if [ ! -f $(SPEC_XML) ] && [ "$${CI:-}" != true ]; then \
+		echo "check-generate: skipped: $(SPEC_XML) is missing (Debian's amqp-specs); the committed z*.go files are used as they are"; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory generate || exit 1; \
+	if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 		echo "check-generate: not a git work tree, skipped"; exit 0; \
 	fi; \
 	if ! git diff --exit-code --stat -- ':(glob)**/z*.go'; then \

@@ -3,9 +3,14 @@ package amqp
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"time"
 )
+
+// Version is this module's version: the one in CHANGELOG.md, and what the
+// client announces to the broker in its connection properties.
+const Version = "0.1.0"
 
 // Defaults used when a Config field is zero.
 const (
@@ -68,6 +73,12 @@ type Config struct {
 	// a returned message with no OnReturn callback or a frame for a channel
 	// that is gone (nil: none). Passwords never reach it.
 	Logf func(format string, args ...any)
+	// Logger receives the same diagnostic lines as structured records, at
+	// level Warn for what a program may want to know (a dropped delivery or
+	// returned message, a 0-8 channel.alert) and Debug for the routine (a
+	// frame in flight for a channel just closed), with the attribute
+	// "component"="amqp" (nil: none). Passwords never reach it.
+	Logger *slog.Logger
 	// Trace receives one line per frame sent ("->") or received ("<-"),
 	// e.g. "<- ch 1 basic.deliver &{ConsumerTag:...}" (nil: none). Login
 	// responses are never shown, so passwords never reach it. It is called

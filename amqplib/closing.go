@@ -67,7 +67,7 @@ func (ch *Channel) abandon(reason error) {
 		ch.mu.Unlock()
 		return
 	}
-	ch.state = chClosing
+	ch.state, ch.closeSent = chClosing, true
 	ch.reason = reason
 	ch.mu.Unlock()
 	// Sent before waking waiters, so it precedes whatever they send next.
@@ -92,7 +92,7 @@ func (ch *Channel) Close(ctx context.Context, reason *amqp.Error) error {
 		ch.mu.Unlock()
 		return nil
 	}
-	ch.state = chClosing
+	ch.state, ch.closeSent = chClosing, true
 	ch.mu.Unlock()
 	err := ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, reason))
 	if err != nil {

@@ -3,6 +3,7 @@ package amqplib
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -170,6 +171,11 @@ func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (Con
 	if err != nil {
 		return ConnCommon{}, err
 	}
+	return DialURI(ctx, p, uri, cfg)
+}
+
+// DialURI dials a URI value with protocol p (the dialects' DialURI).
+func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (ConnCommon, error) {
 	c, err := Dial(ctx, p, uri, cfg)
 	if err != nil {
 		return ConnCommon{}, err
@@ -196,6 +202,12 @@ func (c ConnCommon) CloseWith(code int, text string) error {
 
 // State returns "open", "closing" or "closed".
 func (c ConnCommon) State() string { return c.c.State() }
+
+// RemoteAddr returns the broker's address, as the socket has it.
+func (c ConnCommon) RemoteAddr() net.Addr { return c.c.nc.RemoteAddr() }
+
+// LocalAddr returns the connection's local address.
+func (c ConnCommon) LocalAddr() net.Addr { return c.c.nc.LocalAddr() }
 
 // IsClosed reports whether the connection is closed.
 func (c ConnCommon) IsClosed() bool { return c.c.State() == StateClosed }

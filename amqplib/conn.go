@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -129,10 +130,17 @@ func (c *Conn) State() string {
 	return StateOpen
 }
 
-// logf writes a diagnostic line through Config.Logf, if set.
-func (c *Conn) logf(format string, args ...any) {
+// logf writes a diagnostic line at level Warn (see log).
+func (c *Conn) logf(format string, args ...any) { c.log(slog.LevelWarn, format, args...) }
+
+// log writes a diagnostic line through Config.Logf and Config.Logger,
+// whichever are set; Logger gets it at level.
+func (c *Conn) log(level slog.Level, format string, args ...any) {
 	if c.cfg.Logf != nil {
 		c.cfg.Logf("amqp: "+format, args...)
+	}
+	if l := c.cfg.Logger; l != nil && l.Enabled(context.Background(), level) {
+		l.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "amqp")
 	}
 }
 

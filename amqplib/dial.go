@@ -316,9 +316,13 @@ func (h *handshake) recv() (wire.Method, error) {
 		}
 		if m.ID() == h.c.proto.Known.ConnectionClose {
 			e := m.(wire.Exception).Exception()
+			stage := h.stage
 			_ = h.send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
 			if e.Code == amqp.AccessRefused {
 				return nil, amqp.Wrap(amqp.ErrAuth, e)
+			}
+			if e.Code == amqp.NotAllowed && stage == "connection.open" {
+				return nil, fmt.Errorf("%w: %w (the vhost asked for: %q%s)", amqp.ErrHandshake, e, h.URI.Vhost, vhostHint(h.URI.Vhost))
 			}
 			return nil, amqp.Wrap(amqp.ErrHandshake, e)
 		}
@@ -350,6 +354,15 @@ func decodeMethod(p *Protocol, payload []byte, reuse func(wire.MethodID) wire.Me
 		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("cannot decode %s: %v", m.Name(), err)}
 	}
 	return m, nil
+}
+
+// vhostHint explains the empty vhost, the usual cause of a 530 at
+// connection.open.
+func vhostHint(vhost string) string {
+	if vhost == "" {
+		return `; a URL path of just "/" names the empty vhost: leave the path out, or write /%2F, for the default vhost "/"`
+	}
+	return ""
 }
 
 // phaseError wraps an error of a dial phase (TCP, TLS) that ctx bounds: a

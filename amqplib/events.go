@@ -288,7 +288,7 @@ func (ch *Channel) dispatch(e event, cb callback) {
 		if cb.ret != nil {
 			cb.ret(e.r)
 		} else {
-			ch.c.logf("%s: dropped a returned message (%d %s, routing key %q): no OnReturn callback", ch.name, e.r.ReplyCode, e.r.ReplyText, e.r.RoutingKey)
+			ch.c.logf("%s: dropped a returned message (%d %q, routing key %q): no OnReturn callback", ch.name, e.r.ReplyCode, e.r.ReplyText, e.r.RoutingKey)
 		}
 	case evConfirm:
 		if cb.confirm != nil {

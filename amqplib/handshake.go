@@ -10,9 +10,6 @@ import (
 	"github.com/amqplib-go/amqp/amqplib/wire"
 )
 
-// Version is the library version sent in client properties.
-const Version = "0.1.0"
-
 // steps runs the handshake from connection.start to connection.open-ok.
 func (h *handshake) steps(s *Steps) error {
 	k := &h.c.proto.Known
@@ -149,7 +146,7 @@ func (h *handshake) locale(offered string) string {
 func (h *handshake) clientProperties(capabilities amqp.Table) amqp.Table {
 	t := amqp.Table{
 		"product":     "amqplib-go",
-		"version":     Version,
+		"version":     amqp.Version,
 		"platform":    "Go " + runtime.Version(),
 		"information": "https://github.com/amqplib-go/amqp",
 	}

@@ -2,6 +2,7 @@ package amqplib
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
@@ -95,7 +96,7 @@ func (c *Conn) notOpen(what string, chID uint16) error {
 	used := w < len(c.everUsed) && c.everUsed[w]&(1<<(chID%64)) != 0
 	c.mu.Unlock()
 	if used {
-		c.logf("dropped %s for channel %d, which is closed", what, chID)
+		c.log(slog.LevelDebug, "dropped %s for channel %d, which is closed", what, chID)
 		return nil
 	}
 	return &wire.FrameError{Code: amqp.ChannelError, Msg: fmt.Sprintf("%s on channel %d, which was never opened", what, chID)}
@@ -185,11 +186,20 @@ func (ch *Channel) method(m wire.Method) error {
 		// Crossing closes: when our own channel.close is unanswered, the id
 		// stays taken until its close-ok, or that late close-ok would close
 		// the channel reopened with the id.
+		// The state is read and set closed under one lock, so no give-up
+		// (abandon, Close) can slip in between and send a close of its own.
+		e := m.(wire.Exception).Exception()
 		ch.mu.Lock()
-		crossed := ch.state == chClosing
+		crossed := ch.closeSent
+		if ch.state != chClosed {
+			ch.state = chClosed
+			if ch.reason == nil {
+				ch.reason = e
+			}
+		}
 		ch.mu.Unlock()
 		_ = ch.c.queueMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
-		ch.closed(m.(wire.Exception).Exception(), !crossed)
+		ch.closed(e, !crossed)
 		return nil
 	case k.ChannelCloseOK:
 		ch.closed(nil, true)

@@ -226,3 +226,50 @@ func TestLateCloseOKAfterCloseTimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "q1", info.Name)
 }
+
+// After a channel Close timed out, the broker's own channel.close crosses
+// it: the id still waits for the close-ok of our close, so that late
+// close-ok cannot close a channel that reused the id. Before, the crossing
+// freed the id at once.
+func TestCrossingCloseAfterCloseTimeout(t *testing.T) {
+	release, crossed, late := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
+		return steps(
+			func() error { return s.OpenChannel(1) },
+			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err }, // unanswered for now
+			func() error { _, err := await(release, "release"); return err },
+			func() error {
+				return s.Send(1, &client091.ChannelClose{ReplyCode: 320, ReplyText: "CONNECTION_FORCED - going away"})
+			},
+			func() error { _, err := s.Expect(1, client091.IDChannelCloseOK); close(crossed); return err },
+			func() error { _, err := await(late, "late"); return err },
+			func() error { return s.Send(1, &client091.ChannelCloseOK{}) }, // the answer to our close, late
+			func() error { return s.OpenChannel(1) },                       // only now may id 1 be reused
+			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			func() error { return hold(s) },
+		)
+	})
+	conn := dial(t, srv.URL, amqp.Config{Timeout: 200 * time.Millisecond})
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	require.ErrorIs(t, ch.Close(), amqp.ErrTimeout)
+	close(release)
+	within(t, crossed, "the crossing close to be answered")
+	_, err = conn.ChannelID(1)
+	require.ErrorIs(t, err, amqp.ErrInvalidArgument, "id 1 is in use until the close-ok of our close")
+	close(late)
+	var again *client091.Channel
+	for { // the late close-ok frees it
+		if again, err = conn.ChannelID(1); err == nil {
+			break
+		}
+		require.ErrorIs(t, err, amqp.ErrInvalidArgument)
+		select {
+		case <-conn.Done():
+			t.Fatalf("connection closed: %v", conn.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	_, err = again.QueueDeclare("q")
+	require.NoError(t, err)
+}

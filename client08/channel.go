@@ -12,7 +12,15 @@ import (
 // until the broker answers or the connection timeout passes. Exchange, queue
 // and basic methods carry the channel's access ticket: the last one
 // AccessRequest returned (0 before any), as py-amqplib does, unless the
-// channel came from WithTicket.
+// channel came from WithTicket. Callbacks run only inside Wait, WaitTimeout
+// and WaitContext.
+//
+// Sharing between goroutines: a channel is meant for one goroutine at a
+// time, and misuse gives an error, never a corrupt stream. One RPC at a
+// time (a second concurrent one returns an error matching
+// amqp.ErrInvalidArgument) and one Wait at a time (the same). Safe from any
+// goroutine at any moment: Publish (serialised per channel), the callback
+// setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
 	amqplib.Common
 	e     *amqplib.Channel

@@ -35,7 +35,9 @@ var Protocol = &amqplib.Protocol{
 }
 
 // Conn is an AMQP 0-8 connection. It is safe for use by several
-// goroutines; each Channel is for one goroutine at a time.
+// goroutines: opening channels, Close, the hooks and every query method may
+// be called from any of them at once. Each Channel is for one goroutine at
+// a time, with the exceptions its own doc lists.
 type Conn struct {
 	amqplib.ConnCommon
 }
@@ -54,6 +56,21 @@ func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
 // connection.redirect from the broker is followed once.
 func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
 	c, err := amqplib.DialURL(ctx, Protocol, url, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{ConnCommon: c}, nil
+}
+
+// DialURI connects to a URI value (built in code, or from amqp.ParseURI)
+// with cfg, as DialConfig does with a URL.
+func DialURI(uri amqp.URI, cfg amqp.Config) (*Conn, error) {
+	return DialURIContext(context.Background(), uri, cfg)
+}
+
+// DialURIContext is DialURI bounded by ctx and cfg.ConnectionTimeout.
+func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
+	c, err := amqplib.DialURI(ctx, Protocol, uri, cfg)
 	if err != nil {
 		return nil, err
 	}

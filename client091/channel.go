@@ -8,8 +8,15 @@ import (
 )
 
 // Channel is an AMQP 0-9-1 channel. Every method that expects a reply
-// blocks until the broker answers or the connection timeout passes. A
-// channel is for one goroutine at a time; callbacks run inside Wait.
+// blocks until the broker answers or the connection timeout passes.
+// Callbacks run only inside Wait, WaitTimeout and WaitContext.
+//
+// Sharing between goroutines: a channel is meant for one goroutine at a
+// time, and misuse gives an error, never a corrupt stream. One RPC at a
+// time (a second concurrent one returns an error matching
+// amqp.ErrInvalidArgument) and one Wait at a time (the same). Safe from any
+// goroutine at any moment: Publish and PublishConfirmed (serialised per channel), WaitConfirm,
+// WaitConfirms, the callback setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
 	amqplib.Common
 	e   *amqplib.Channel
