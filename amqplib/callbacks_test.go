@@ -19,6 +19,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
@@ -38,34 +39,34 @@ func confirmEach(s *amqptest.Session, ch uint16, deliveries int, nack func(seq u
 		switch {
 		case f.Type == wire.FrameBody && f.Channel == ch:
 			seq++
-			var m wire.Method = &client091.BasicAck{DeliveryTag: seq}
+			var m wire.Method = &spec091.BasicAck{DeliveryTag: seq}
 			if nack != nil && nack(seq) {
-				m = &client091.BasicNack{DeliveryTag: seq}
+				m = &spec091.BasicNack{DeliveryTag: seq}
 			}
 			if err := s.Send(ch, m); err != nil {
 				return err
 			}
 		case f.Method == nil:
-		case f.Method.ID() == client091.IDConfirmSelect:
-			if err := s.Send(ch, &client091.ConfirmSelectOK{}); err != nil {
+		case f.Method.ID() == spec091.IDConfirmSelect:
+			if err := s.Send(ch, &spec091.ConfirmSelectOK{}); err != nil {
 				return err
 			}
-		case f.Method.ID() == client091.IDBasicConsume:
-			tag := f.Method.(*client091.BasicConsume).ConsumerTag
+		case f.Method.ID() == spec091.IDBasicConsume:
+			tag := f.Method.(*spec091.BasicConsume).ConsumerTag
 			if tag == "" {
 				tag = "ctag"
 			}
 			var fr frames
-			fr.method(ch, &client091.BasicConsumeOK{ConsumerTag: tag})
+			fr.method(ch, &spec091.BasicConsumeOK{ConsumerTag: tag})
 			for i := 1; i <= deliveries; i++ {
-				fr.content(ch, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: uint64(i), RoutingKey: "q"}, "d")
+				fr.content(ch, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: uint64(i), RoutingKey: "q"}, "d")
 			}
 			deliveries = 0
 			if err := s.Write(fr.bytes()); err != nil {
 				return err
 			}
-		case f.Method.ID() == client091.IDConnectionClose:
-			return s.Send(0, &client091.ConnectionCloseOK{})
+		case f.Method.ID() == spec091.IDConnectionClose:
+			return s.Send(0, &spec091.ConnectionCloseOK{})
 		}
 	}
 }
@@ -284,11 +285,11 @@ func TestConfirmAndTxModesRefusedLocally(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDTxSelect, &client091.TxSelectOK{}),
+			answer(s, 1, spec091.IDTxSelect, &spec091.TxSelectOK{}),
 			func() error { return s.OpenChannel(2) },
-			answer(s, 2, client091.IDConfirmSelect, &client091.ConfirmSelectOK{}),
-			answer(s, 1, client091.IDBasicQos, &client091.BasicQosOK{}),
-			answer(s, 2, client091.IDBasicQos, &client091.BasicQosOK{}),
+			answer(s, 2, spec091.IDConfirmSelect, &spec091.ConfirmSelectOK{}),
+			answer(s, 1, spec091.IDBasicQos, &spec091.BasicQosOK{}),
+			answer(s, 2, spec091.IDBasicQos, &spec091.BasicQosOK{}),
 			func() error { return hold(s) },
 		)
 	})
@@ -317,14 +318,14 @@ func TestChannelIDConcurrentSameID(t *testing.T) {
 	gotOpen, release := make(chan struct{}), make(chan struct{})
 	opens := make(chan int, 1)
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
-		if _, err := s.Expect(5, client091.IDChannelOpen); err != nil {
+		if _, err := s.Expect(5, spec091.IDChannelOpen); err != nil {
 			return err
 		}
 		close(gotOpen)
 		if _, err := await(release, "release"); err != nil {
 			return err
 		}
-		if err := s.Send(5, &client091.ChannelOpenOK{}); err != nil {
+		if err := s.Send(5, &spec091.ChannelOpenOK{}); err != nil {
 			return err
 		}
 		n := 1
@@ -334,12 +335,12 @@ func TestChannelIDConcurrentSameID(t *testing.T) {
 				opens <- n
 				return nil
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDChannelOpen {
+			if f.Method != nil && f.Method.ID() == spec091.IDChannelOpen {
 				n++
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
+			if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
 				opens <- n
-				return s.Send(0, &client091.ConnectionCloseOK{})
+				return s.Send(0, &spec091.ConnectionCloseOK{})
 			}
 		}
 	})

@@ -16,35 +16,35 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
-	"github.com/amqplib-go/amqp/client091"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 func TestServerChannelCloseDrainsQueuedDeliveries(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
 		for i := 1; i <= 3; i++ {
-			f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: uint64(i)}, fmt.Sprint("m", i))
+			f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: uint64(i)}, fmt.Sprint("m", i))
 		}
-		f.method(1, &client091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - unknown delivery tag 42", ClassID: 60, MethodID: 80})
+		f.method(1, &spec091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - unknown delivery tag 42", ClassID: 60, MethodID: 80})
 		// In flight after the close: dropped by the client.
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 4}, "late")
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 4}, "late")
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
 		return steps(
 			func() error {
-				_, err := s.Expect(1, client091.IDChannelCloseOK)
+				_, err := s.Expect(1, spec091.IDChannelCloseOK)
 				return err
 			},
 			func() error { return s.OpenChannel(1) }, // the id is reused
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "again"}),
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "again"}),
 			func() error { return hold(s) },
 		)
 	})
@@ -86,9 +86,9 @@ func TestServerCloseThenReopenAtOnce(t *testing.T) {
 			err := steps(
 				func() error { return s.OpenChannel(1) },
 				func() error {
-					return s.Send(1, &client091.ChannelClose{ReplyCode: 404, ReplyText: "NOT_FOUND - gone"})
+					return s.Send(1, &spec091.ChannelClose{ReplyCode: 404, ReplyText: "NOT_FOUND - gone"})
 				},
-				func() error { _, err := s.Expect(1, client091.IDChannelCloseOK); return err },
+				func() error { _, err := s.Expect(1, spec091.IDChannelCloseOK); return err },
 			)
 			if err != nil {
 				return fmt.Errorf("round %d: %w", i, err)
@@ -109,26 +109,26 @@ func TestGetOKLargerThanMaxMessageSize(t *testing.T) {
 	srv := fake(t, amqptest.Tune{ChannelMax: 10, FrameMax: 4096}, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDBasicGet); return err },
+			func() error { _, err := s.Expect(1, spec091.IDBasicGet); return err },
 			func() error {
 				msg := amqp.NewMessage(make([]byte, 5000))
-				return s.SendContent(1, &client091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}, &msg, 4096)
+				return s.SendContent(1, &spec091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}, &msg, 4096)
 			},
 		)
 		if err != nil {
 			return err
 		}
-		m, err := s.Expect(1, client091.IDChannelClose)
+		m, err := s.Expect(1, spec091.IDChannelClose)
 		if err != nil {
 			return fmt.Errorf("the client did not give the channel up: %w", err)
 		}
-		if text := m.(*client091.ChannelClose).ReplyText; !strings.Contains(text, "exceeds") {
+		if text := m.(*spec091.ChannelClose).ReplyText; !strings.Contains(text, "exceeds") {
 			return fmt.Errorf("channel.close says %q", text)
 		}
 		return steps(
-			func() error { return s.Send(1, &client091.ChannelCloseOK{}) },
+			func() error { return s.Send(1, &spec091.ChannelCloseOK{}) },
 			func() error { return s.OpenChannel(2) },
-			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 2, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return hold(s) },
 		)
 	})
@@ -157,22 +157,22 @@ func TestContentInFlightWhileClosingChannel(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
-			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			func() error { _, err := s.Expect(1, spec091.IDChannelClose); return err },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "in flight")
-		f.method(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 2}).header(1, 60, 6).body(1, "in ").body(1, "fli")
-		f.method(1, &client091.ChannelCloseOK{})
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "in flight")
+		f.method(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 2}).header(1, 60, 6).body(1, "in ").body(1, "fli")
+		f.method(1, &spec091.ChannelCloseOK{})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
 		return steps(
 			func() error { return s.OpenChannel(2) },
-			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 2, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return hold(s) },
 		)
 	})
@@ -196,21 +196,21 @@ func TestLateGetOKAfterRPCTimeout(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDBasicGet); return err },
-			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err },
+			func() error { _, err := s.Expect(1, spec091.IDBasicGet); return err },
+			func() error { _, err := s.Expect(1, spec091.IDChannelClose); return err },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}, "too late")
-		f.method(1, &client091.ChannelCloseOK{})
+		f.content(1, &spec091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}, "too late")
+		f.method(1, &spec091.ChannelCloseOK{})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
 		return steps(
 			func() error { return s.OpenChannel(2) },
-			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 2, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return hold(s) },
 		)
 	})
@@ -236,16 +236,16 @@ func TestReplyThenServerClose(t *testing.T) {
 			if err := s.OpenChannel(i); err != nil {
 				return err
 			}
-			if _, err := s.Expect(i, client091.IDQueueDelete); err != nil {
+			if _, err := s.Expect(i, spec091.IDQueueDelete); err != nil {
 				return err
 			}
 			var f frames
-			f.method(i, &client091.QueueDeleteOK{MessageCount: 3})
-			f.method(i, &client091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - later"})
+			f.method(i, &spec091.QueueDeleteOK{MessageCount: 3})
+			f.method(i, &spec091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - later"})
 			if err := s.Write(f.bytes()); err != nil {
 				return err
 			}
-			if _, err := s.Expect(i, client091.IDChannelCloseOK); err != nil {
+			if _, err := s.Expect(i, spec091.IDChannelCloseOK); err != nil {
 				return err
 			}
 		}
@@ -272,11 +272,11 @@ func TestCrossingChannelCloses(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err },
+			func() error { _, err := s.Expect(1, spec091.IDChannelClose); return err },
 			func() error {
-				return s.Send(1, &client091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - crossed"})
+				return s.Send(1, &spec091.ChannelClose{ReplyCode: 406, ReplyText: "PRECONDITION_FAILED - crossed"})
 			},
-			func() error { _, err := s.Expect(1, client091.IDChannelCloseOK); return err },
+			func() error { _, err := s.Expect(1, spec091.IDChannelCloseOK); return err },
 		)
 		if err != nil {
 			return err
@@ -286,9 +286,9 @@ func TestCrossingChannelCloses(t *testing.T) {
 			return err
 		}
 		return steps(
-			func() error { return s.Send(1, &client091.ChannelCloseOK{}) }, // for the client's close
+			func() error { return s.Send(1, &spec091.ChannelCloseOK{}) }, // for the client's close
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return hold(s) },
 		)
 	})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
 )
 
@@ -154,7 +155,7 @@ func TestChannelViewDeadline(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDConfirmSelect, &client091.ConfirmSelectOK{}),
+			answer(s, 1, spec091.IDConfirmSelect, &spec091.ConfirmSelectOK{}),
 			func() error { return hold(s) }, // never confirms
 		)
 	})
@@ -212,13 +213,13 @@ func TestCloseWithReplyCodeAndText(t *testing.T) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		m, err := s.Expect(1, client091.IDChannelClose)
+		m, err := s.Expect(1, spec091.IDChannelClose)
 		if err != nil {
 			return err
 		}
-		cc := m.(*client091.ChannelClose)
+		cc := m.(*spec091.ChannelClose)
 		got <- closed{int(cc.ReplyCode), cc.ReplyText}
-		if err := s.Send(1, &client091.ChannelCloseOK{}); err != nil {
+		if err := s.Send(1, &spec091.ChannelCloseOK{}); err != nil {
 			return err
 		}
 		code, text, err := closeCode(s)

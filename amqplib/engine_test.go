@@ -15,6 +15,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
@@ -25,7 +26,7 @@ const waitLimit = 5 * time.Second
 
 // fake starts a scripted broker whose script runs after the handshake.
 func fake(t *testing.T, tune amqptest.Tune, script amqptest.Script) *amqptest.Server {
-	return amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	return amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(tune); err != nil {
 			return err
 		}
@@ -151,7 +152,7 @@ func readPublishes(s *amqptest.Session, ch uint16, n int) error {
 		case f.Channel != ch:
 			return fmt.Errorf("frame type %d on channel %d while reading publishes", f.Type, f.Channel)
 		case f.Type == wire.FrameMethod:
-			if f.Method.ID() != client091.IDBasicPublish {
+			if f.Method.ID() != spec091.IDBasicPublish {
 				return fmt.Errorf("got %s while reading publishes", f.Method.Name())
 			}
 			methods++
@@ -169,18 +170,18 @@ func TestConfirmsOutOfOrder(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDConfirmSelect, &client091.ConfirmSelectOK{}),
+			answer(s, 1, spec091.IDConfirmSelect, &spec091.ConfirmSelectOK{}),
 			func() error { return readPublishes(s, 1, 5) },
 		)
 		if err != nil {
 			return err
 		}
 		for _, m := range []wire.Method{
-			&client091.BasicAck{DeliveryTag: 4},
-			&client091.BasicAck{DeliveryTag: 5},
-			&client091.BasicNack{DeliveryTag: 2, Requeue: true},
-			&client091.BasicAck{DeliveryTag: 3, Multiple: true}, // covers 1 and 3
-			&client091.BasicAck{DeliveryTag: 5, Multiple: true}, // a duplicate: changes nothing
+			&spec091.BasicAck{DeliveryTag: 4},
+			&spec091.BasicAck{DeliveryTag: 5},
+			&spec091.BasicNack{DeliveryTag: 2, Requeue: true},
+			&spec091.BasicAck{DeliveryTag: 3, Multiple: true}, // covers 1 and 3
+			&spec091.BasicAck{DeliveryTag: 5, Multiple: true}, // a duplicate: changes nothing
 		} {
 			if err := s.Send(1, m); err != nil {
 				return err
@@ -224,15 +225,15 @@ func TestReturnDispatchedBeforeItsConfirm(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDConfirmSelect, &client091.ConfirmSelectOK{}),
+			answer(s, 1, spec091.IDConfirmSelect, &spec091.ConfirmSelectOK{}),
 			func() error { return readPublishes(s, 1, 1) },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicReturn{ReplyCode: 312, ReplyText: "NO_ROUTE", RoutingKey: "nowhere"}, "lost")
-		f.method(1, &client091.BasicAck{DeliveryTag: 1})
+		f.content(1, &spec091.BasicReturn{ReplyCode: 312, ReplyText: "NO_ROUTE", RoutingKey: "nowhere"}, "lost")
+		f.method(1, &spec091.BasicAck{DeliveryTag: 1})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -259,15 +260,15 @@ func TestDeliveryBeforeRPCReply(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1, RoutingKey: "q"}, "early")
-		f.method(1, &client091.QueueDeclareOK{Queue: "q", MessageCount: 7, ConsumerCount: 1})
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1, RoutingKey: "q"}, "early")
+		f.method(1, &spec091.QueueDeclareOK{Queue: "q", MessageCount: 7, ConsumerCount: 1})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -296,9 +297,9 @@ func TestContentInterleavedAcrossChannels(t *testing.T) {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
 			func() error { return s.OpenChannel(2) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "c1"}),
-			answer(s, 2, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "c2"}),
-			func() error { _, err := s.Expect(2, client091.IDQueueDeclare); return err },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "c1"}),
+			answer(s, 2, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "c2"}),
+			func() error { _, err := s.Expect(2, spec091.IDQueueDeclare); return err },
 		)
 		if err != nil {
 			return err
@@ -306,12 +307,12 @@ func TestContentInterleavedAcrossChannels(t *testing.T) {
 		// Channel 1's message is split around everything channel 2 does,
 		// including the reply to its RPC and a whole message of its own.
 		var f frames
-		f.method(1, &client091.BasicDeliver{ConsumerTag: "c1", DeliveryTag: 1, RoutingKey: "one"})
+		f.method(1, &spec091.BasicDeliver{ConsumerTag: "c1", DeliveryTag: 1, RoutingKey: "one"})
 		f.header(1, 60, 11)
 		f.heartbeat()
-		f.method(2, &client091.QueueDeclareOK{Queue: "q2"})
+		f.method(2, &spec091.QueueDeclareOK{Queue: "q2"})
 		f.body(1, "hello")
-		f.method(2, &client091.BasicDeliver{ConsumerTag: "c2", DeliveryTag: 1, RoutingKey: "two"})
+		f.method(2, &spec091.BasicDeliver{ConsumerTag: "c2", DeliveryTag: 1, RoutingKey: "two"})
 		f.header(2, 60, 3)
 		f.body(1, " ")
 		f.body(2, "abc")
@@ -349,7 +350,7 @@ func TestContentInterleavedAcrossChannels(t *testing.T) {
 }
 
 func TestContentFramingErrors(t *testing.T) {
-	deliver := &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}
+	deliver := &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}
 	cases := []struct {
 		name   string
 		code   int
@@ -372,10 +373,10 @@ func TestContentFramingErrors(t *testing.T) {
 		}},
 		{"method while a body is expected", amqp.UnexpectedFrame, func(f *frames) {
 			f.method(1, deliver).header(1, 60, 10).body(1, "012")
-			f.method(1, &client091.QueueDeclareOK{Queue: "q"})
+			f.method(1, &spec091.QueueDeclareOK{Queue: "q"})
 		}},
 		{"method while the header is expected", amqp.UnexpectedFrame, func(f *frames) {
-			f.method(1, deliver).method(1, &client091.QueueDeclareOK{Queue: "q"})
+			f.method(1, deliver).method(1, &spec091.QueueDeclareOK{Queue: "q"})
 		}},
 		{"body frame after a zero-size header", amqp.UnexpectedFrame, func(f *frames) {
 			f.method(1, deliver).header(1, 60, 0).body(1, "")
@@ -397,7 +398,7 @@ func TestContentFramingErrors(t *testing.T) {
 			srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 				err := steps(
 					func() error { return s.OpenChannel(1) },
-					func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+					func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 				)
 				if err != nil {
 					return err
@@ -412,8 +413,8 @@ func TestContentFramingErrors(t *testing.T) {
 					if err != nil {
 						return fmt.Errorf("no connection.close from the client: %w", err)
 					}
-					if ch == 0 && m.ID() == client091.IDConnectionClose {
-						closeCode <- int(m.(*client091.ConnectionClose).ReplyCode)
+					if ch == 0 && m.ID() == spec091.IDConnectionClose {
+						closeCode <- int(m.(*spec091.ConnectionClose).ReplyCode)
 						return nil
 					}
 				}
@@ -437,23 +438,23 @@ func TestContentFramingErrors(t *testing.T) {
 // A nack stays reported: WaitConfirms reporting it does not turn a later
 // WaitConfirm of that message into a success.
 func TestNackReportedAgain(t *testing.T) {
-	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if _, err := s.Expect(1, client091.IDConfirmSelect); err != nil {
+		if _, err := s.Expect(1, spec091.IDConfirmSelect); err != nil {
 			return err
 		}
-		if err := s.Send(1, &client091.ConfirmSelectOK{}); err != nil {
+		if err := s.Send(1, &spec091.ConfirmSelectOK{}); err != nil {
 			return err
 		}
-		if _, err := s.Expect(1, client091.IDBasicPublish); err != nil {
+		if _, err := s.Expect(1, spec091.IDBasicPublish); err != nil {
 			return err
 		}
-		if err := s.Send(1, &client091.BasicNack{DeliveryTag: 1}); err != nil {
+		if err := s.Send(1, &spec091.BasicNack{DeliveryTag: 1}); err != nil {
 			return err
 		}
 		return hold(s)

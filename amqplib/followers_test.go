@@ -19,6 +19,7 @@ import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
 )
 
@@ -59,12 +60,12 @@ func followerRound(t *testing.T, first int) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
 			func() error { return s.OpenChannel(2) },
-			answer(s, 1, client091.IDConfirmSelect, &client091.ConfirmSelectOK{}),
+			answer(s, 1, spec091.IDConfirmSelect, &spec091.ConfirmSelectOK{}),
 			func() error { return readPublishes(s, 1, 6) },
 			func() error { _, err := await(go1, "go1"); return err },
-			func() error { return s.Send(1, &client091.BasicAck{DeliveryTag: 5, Multiple: true}) },
+			func() error { return s.Send(1, &spec091.BasicAck{DeliveryTag: 5, Multiple: true}) },
 			func() error { _, err := await(go2, "go2"); return err },
-			func() error { return s.Send(1, &client091.BasicAck{DeliveryTag: 6}) },
+			func() error { return s.Send(1, &spec091.BasicAck{DeliveryTag: 6}) },
 		)
 		if err != nil {
 			return err
@@ -135,12 +136,12 @@ func firstDeliveryAfterConsumeOK(t *testing.T, tag string) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if _, err := s.Expect(1, client091.IDBasicConsume); err != nil {
+		if _, err := s.Expect(1, spec091.IDBasicConsume); err != nil {
 			return err
 		}
 		var f frames
-		f.method(1, &client091.BasicConsumeOK{ConsumerTag: "t1"})
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "t1", DeliveryTag: 1, RoutingKey: "q"}, "d")
+		f.method(1, &spec091.BasicConsumeOK{ConsumerTag: "t1"})
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "t1", DeliveryTag: 1, RoutingKey: "q"}, "d")
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -167,9 +168,9 @@ func firstDeliveryAfterConsumeOK(t *testing.T, tag string) {
 func TestLateReplyRacesAbandon(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(func() error { return s.OpenChannel(1) }, func() error { return s.OpenChannel(2) },
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
-			answer(s, 1, client091.IDChannelClose, &client091.ChannelCloseOK{}), // the give-up
-			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q2"}),
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
+			answer(s, 1, spec091.IDChannelClose, &spec091.ChannelCloseOK{}), // the give-up
+			answer(s, 2, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q2"}),
 			func() error { return hold(s) })
 	})
 	conn := dial(t, srv.URL, amqp.Config{})
@@ -213,10 +214,10 @@ func TestRefusedConsumeKeepsExistingConsumer(t *testing.T) {
 	release, inDeclare := make(chan struct{}), make(chan struct{})
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "t"}),
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); close(inDeclare); return err },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "t"}),
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); close(inDeclare); return err },
 			func() error { _, err := await(release, "release"); return err },
-			func() error { return s.Send(1, &client091.QueueDeclareOK{Queue: "q"}) },
+			func() error { return s.Send(1, &spec091.QueueDeclareOK{Queue: "q"}) },
 			func() error { return hold(s) })
 	})
 	conn := dial(t, srv.URL, amqp.Config{})

@@ -5,27 +5,27 @@ import (
 	"testing"
 
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
-	"github.com/amqplib-go/amqp/client08"
-	"github.com/amqplib-go/amqp/client091"
 )
 
 // FuzzMethodDecode feeds arbitrary method arguments to every generated
 // method of both protocol versions: decoding never panics, and whatever
 // decodes cleanly encodes back to arguments that decode to the same value.
 func FuzzMethodDecode(f *testing.F) {
-	protos := []*amqplib.Protocol{client091.Protocol, client08.Protocol}
+	protos := []*amqplib.Protocol{spec091.Protocol, spec08.Protocol}
 	seed := func(p uint8, m wire.Method) {
 		var e wire.Encoder
 		m.Encode(&e)
 		id := m.ID()
 		f.Add(p, id.Class(), id.Method(), e.Buf)
 	}
-	seed(0, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 42, Redelivered: true, Exchange: "ex", RoutingKey: "rk"})
-	seed(0, &client091.QueueDeclare{Queue: "q", Durable: true})
-	seed(0, &client091.ConnectionClose{ReplyCode: 320, ReplyText: "CONNECTION_FORCED - x", ClassID: 10, MethodID: 40})
-	seed(1, &client08.AccessRequestOK{Ticket: 1})
-	seed(1, &client08.BasicConsume{Ticket: 1, Queue: "q", NoAck: true})
+	seed(0, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 42, Redelivered: true, Exchange: "ex", RoutingKey: "rk"})
+	seed(0, &spec091.QueueDeclare{Queue: "q", Durable: true})
+	seed(0, &spec091.ConnectionClose{ReplyCode: 320, ReplyText: "CONNECTION_FORCED - x", ClassID: 10, MethodID: 40})
+	seed(1, &spec08.AccessRequestOK{Ticket: 1})
+	seed(1, &spec08.BasicConsume{Ticket: 1, Queue: "q", NoAck: true})
 	f.Fuzz(func(t *testing.T, which uint8, class, method uint16, args []byte) {
 		p := protos[int(which)%len(protos)]
 		id := wire.ID(class, method)

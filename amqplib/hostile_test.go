@@ -14,6 +14,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
@@ -26,18 +27,18 @@ func TestAbsurdBodySizeFailsAtOnce(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDBasicGet); return err },
+			func() error { _, err := s.Expect(1, spec091.IDBasicGet); return err },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.method(1, &client091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}).header(1, 60, 1<<62)
+		f.method(1, &spec091.BasicGetOK{DeliveryTag: 1, RoutingKey: "q"}).header(1, 60, 1<<62)
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
 		return steps(
-			answer(s, 1, client091.IDChannelClose, &client091.ChannelCloseOK{}),
+			answer(s, 1, spec091.IDChannelClose, &spec091.ChannelCloseOK{}),
 			func() error { return s.OpenChannel(2) },
 			func() error { return hold(s) },
 		)
@@ -60,7 +61,7 @@ func TestAbsurdBodySizeFailsAtOnce(t *testing.T) {
 func TestFrameMaxZeroGetsALimit(t *testing.T) {
 	tuned := make(chan uint32, 1)
 	codes := make(chan int, 1)
-	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.Tune{ChannelMax: 2047, FrameMax: 0, Heartbeat: 60}); err != nil {
 			return err
 		}
@@ -119,8 +120,8 @@ func TestReplyTextControlCharactersEscaped(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDQueueDeclare, &client091.ChannelClose{ReplyCode: 404, ReplyText: text, ClassID: 50, MethodID: 10}),
-			func() error { _, err := s.Expect(1, client091.IDChannelCloseOK); return err },
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.ChannelClose{ReplyCode: 404, ReplyText: text, ClassID: 50, MethodID: 10}),
+			func() error { _, err := s.Expect(1, spec091.IDChannelCloseOK); return err },
 			func() error { return hold(s) },
 		)
 	})

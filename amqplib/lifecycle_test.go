@@ -17,6 +17,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
@@ -25,18 +26,18 @@ func TestBlockedHooksRunOffTheReader(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
-			func() error { return s.Send(0, &client091.ConnectionBlocked{Reason: "low on memory"}) },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			func() error { return s.Send(0, &spec091.ConnectionBlocked{Reason: "low on memory"}) },
 			// The client declares while its OnBlocked hook is still running.
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.method(0, &client091.ConnectionUnblocked{})
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "while blocked")
-		f.method(1, &client091.QueueDeclareOK{Queue: "q"})
+		f.method(0, &spec091.ConnectionUnblocked{})
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "while blocked")
+		f.method(1, &spec091.QueueDeclareOK{Queue: "q"})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -97,7 +98,7 @@ func TestFloodNobodyWaitsFor(t *testing.T) {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
 			func() error { return s.OpenChannel(2) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "flood"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "flood"}),
 		)
 		if err != nil {
 			return err
@@ -107,7 +108,7 @@ func TestFloodNobodyWaitsFor(t *testing.T) {
 			var e wire.Encoder
 			msg := amqp.NewMessage("a delivery nobody reads")
 			for i := 1; i <= n; i++ {
-				s.AppendContent(&e, 1, &client091.BasicDeliver{ConsumerTag: "flood", DeliveryTag: uint64(i), RoutingKey: "q"}, &msg, 131072)
+				s.AppendContent(&e, 1, &spec091.BasicDeliver{ConsumerTag: "flood", DeliveryTag: uint64(i), RoutingKey: "q"}, &msg, 131072)
 				if i%100 == 0 {
 					if err := s.Write(e.Buf); err != nil {
 						flooded <- err
@@ -124,16 +125,16 @@ func TestFloodNobodyWaitsFor(t *testing.T) {
 				return err
 			}
 			switch {
-			case ch == 0 && m.ID() == client091.IDConnectionClose:
-				return s.Send(0, &client091.ConnectionCloseOK{})
-			case ch == 2 && m.ID() == client091.IDQueueDeclare:
-				name := m.(*client091.QueueDeclare).Queue
+			case ch == 0 && m.ID() == spec091.IDConnectionClose:
+				return s.Send(0, &spec091.ConnectionCloseOK{})
+			case ch == 2 && m.ID() == spec091.IDQueueDeclare:
+				name := m.(*spec091.QueueDeclare).Queue
 				if name == "last" { // answered once every delivery is on the wire
 					if err, _ := await(flooded, "the flood"); err != nil {
 						return err
 					}
 				}
-				if err := s.Send(2, &client091.QueueDeclareOK{Queue: name}); err != nil {
+				if err := s.Send(2, &spec091.QueueDeclareOK{Queue: name}); err != nil {
 					return err
 				}
 			default:
@@ -182,7 +183,7 @@ func TestNoGoroutineLeakAfterClose(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDChannelClose, &client091.ChannelCloseOK{}),
+			answer(s, 1, spec091.IDChannelClose, &spec091.ChannelCloseOK{}),
 			func() error { return s.ServeClose() },
 		)
 	})
@@ -202,7 +203,7 @@ func TestNoGoroutineLeakAfterBrokerKill(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 		)
 		return err // returning closes the socket, with no connection.close
 	})
@@ -227,14 +228,14 @@ func TestNoGoroutineLeakAfterBrokerKill(t *testing.T) {
 }
 
 func TestNoGoroutineLeakAfterFailedDial(t *testing.T) {
-	authEOF := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	authEOF := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		return steps(
 			func() error { _, err := s.ReadProtocolHeader(); return err },
 			func() error { return s.SendStart(nil) },
-			func() error { _, err := s.ExpectRaw(0, client091.IDConnectionStartOK); return err },
+			func() error { _, err := s.ExpectRaw(0, spec091.IDConnectionStartOK); return err },
 		)
 	})
-	silent := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	silent := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if _, err := s.ReadProtocolHeader(); err != nil {
 			return err
 		}
@@ -255,7 +256,7 @@ func TestCloseWakesBlockedRPC(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 		)
 		if err != nil {
 			return err
@@ -288,7 +289,7 @@ func TestCloseBoundedWithoutCloseOK(t *testing.T) {
 				close(sawEOF) // the client closed the socket itself
 				return nil
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
+			if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
 				close(sawClose) // and never answer it
 			}
 		}
@@ -329,21 +330,21 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 	}
 
 	// The broker hangs up after the login.
-	eof := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	eof := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		return steps(
 			func() error { _, err := s.ReadProtocolHeader(); return err },
 			func() error { return s.SendStart(nil) },
-			func() error { _, err := s.ExpectRaw(0, client091.IDConnectionStartOK); return err },
+			func() error { _, err := s.ExpectRaw(0, spec091.IDConnectionStartOK); return err },
 		)
 	})
 	dialErr("auth EOF", withSecret(eof.URL), cfg)
 
 	// The broker refuses the login with connection.close 403.
-	refused := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	refused := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		return steps(
 			func() error { _, err := s.ReadProtocolHeader(); return err },
 			func() error { return s.SendStart(nil) },
-			func() error { _, err := s.ExpectRaw(0, client091.IDConnectionStartOK); return err },
+			func() error { _, err := s.ExpectRaw(0, spec091.IDConnectionStartOK); return err },
 			func() error {
 				return s.CloseConnection(&amqp.Error{Code: 403, Text: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN"})
 			},
@@ -360,7 +361,7 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 	dialErr("refused port", "amqp://guest:"+secret+"@"+addr+"/", cfg)
 
 	// The broker never answers the protocol header.
-	silent := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	silent := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if _, err := s.ReadProtocolHeader(); err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
-	"github.com/amqplib-go/amqp/client091"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 // lockedBuffer is a bytes.Buffer for a handler written from several
@@ -43,7 +43,7 @@ func TestConfigLogger(t *testing.T) {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicReturn{ReplyCode: 312, ReplyText: "NO_ROUTE\nforged", RoutingKey: "nowhere"}, "lost")
+		f.content(1, &spec091.BasicReturn{ReplyCode: 312, ReplyText: "NO_ROUTE\nforged", RoutingKey: "nowhere"}, "lost")
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}

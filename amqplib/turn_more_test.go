@@ -16,6 +16,7 @@ import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
 )
 
@@ -27,7 +28,7 @@ func TestSilenceNoticedWhilePolling(t *testing.T) {
 	srv := fake(t, amqptest.Tune{ChannelMax: 10, FrameMax: 4096, Heartbeat: 1}, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 		)
 		if err != nil {
 			return err
@@ -111,9 +112,9 @@ func TestCloseServedAmongFollowers(t *testing.T) {
 			return err
 		}
 		var f frames
-		f.method(1, &client091.QueueDeclareOK{Queue: "one"})
-		f.method(2, &client091.QueueDeclareOK{Queue: "two"})
-		f.method(3, &client091.ChannelCloseOK{})
+		f.method(1, &spec091.QueueDeclareOK{Queue: "one"})
+		f.method(2, &spec091.QueueDeclareOK{Queue: "two"})
+		f.method(3, &spec091.ChannelCloseOK{})
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -155,7 +156,7 @@ func TestRepliesRoutedAroundRegistrations(t *testing.T) {
 		srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 			err := steps(
 				func() error { return s.OpenChannel(1) },
-				answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+				answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 			)
 			if err != nil {
 				return err

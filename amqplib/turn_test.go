@@ -20,6 +20,7 @@ import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
 )
 
@@ -28,7 +29,7 @@ import (
 // (never when resume is nil).
 func splitDelivery(s *amqptest.Session, resume <-chan struct{}) error {
 	var f frames
-	f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "split")
+	f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "split")
 	b := f.bytes()
 	if err := s.Write(b[:10]); err != nil {
 		return err
@@ -56,14 +57,14 @@ func TestLeaderDeadlineInsideAFrame(t *testing.T) {
 				err := steps(
 					func() error { return s.Handshake(amqptest.DefaultTune) },
 					func() error { return s.OpenChannel(1) },
-					answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+					answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 					func() error { return s.OpenChannel(2) },
-					func() error { _, err := s.Expect(2, client091.IDQueueDeclare); return err },
+					func() error { _, err := s.Expect(2, spec091.IDQueueDeclare); return err },
 					func() error { return splitDelivery(s, timedOut) },
-					func() error { return s.Send(0, &client091.ConnectionBlocked{Reason: "after the split frame"}) },
-					func() error { _, err := s.Expect(2, client091.IDChannelClose); return err },
-					func() error { return s.Send(2, &client091.ChannelCloseOK{}) },
-					answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "after"}),
+					func() error { return s.Send(0, &spec091.ConnectionBlocked{Reason: "after the split frame"}) },
+					func() error { _, err := s.Expect(2, spec091.IDChannelClose); return err },
+					func() error { return s.Send(2, &spec091.ChannelCloseOK{}) },
+					answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "after"}),
 				)
 				if err != nil {
 					return err
@@ -74,10 +75,10 @@ func TestLeaderDeadlineInsideAFrame(t *testing.T) {
 			var srv *amqptest.Server
 			if useTLS {
 				cert, pool := amqptest.SelfSigned(t)
-				srv = amqptest.NewTLSServer(t, client091.Protocol, &tls.Config{Certificates: []tls.Certificate{cert}}, script)
+				srv = amqptest.NewTLSServer(t, spec091.Protocol, &tls.Config{Certificates: []tls.Certificate{cert}}, script)
 				cfg.TLS = &tls.Config{RootCAs: pool}
 			} else {
-				srv = amqptest.NewServer(t, client091.Protocol, script)
+				srv = amqptest.NewServer(t, spec091.Protocol, script)
 			}
 			conn := dial(t, srv.URL, cfg)
 			blocked := make(chan string, 1)
@@ -114,7 +115,7 @@ func TestWaitTimeoutInsideAFrame(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 			func() error { return splitDelivery(s, timedOut) },
 		)
 		if err != nil {
@@ -142,7 +143,7 @@ func TestWaitEndsWhenAnotherGoroutineCloses(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 		)
 		if err != nil {
 			return err
@@ -181,8 +182,8 @@ func TestLeaderStopsInsideAFrame(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
-			func() error { _, err := s.Expect(1, client091.IDQueueDeclare); return err },
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			func() error { _, err := s.Expect(1, spec091.IDQueueDeclare); return err },
 		)
 		if err != nil {
 			return err
@@ -208,10 +209,10 @@ func TestInputAfterTheLastCall(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
-			func() error { return s.Send(0, &client091.ConnectionBlocked{Reason: "disk"}) },
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
+			func() error { return s.Send(0, &spec091.ConnectionBlocked{Reason: "disk"}) },
 			func() error {
-				return s.Send(0, &client091.ConnectionClose{ReplyCode: amqp.ConnectionForced, ReplyText: "bye"})
+				return s.Send(0, &spec091.ConnectionClose{ReplyCode: amqp.ConnectionForced, ReplyText: "bye"})
 			},
 		)
 		if err != nil {
@@ -237,13 +238,13 @@ func TestWaitContextWhileIdle(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		err := steps(
 			func() error { return s.OpenChannel(1) },
-			answer(s, 1, client091.IDBasicConsume, &client091.BasicConsumeOK{ConsumerTag: "ctag"}),
+			answer(s, 1, spec091.IDBasicConsume, &spec091.BasicConsumeOK{ConsumerTag: "ctag"}),
 		)
 		if err != nil {
 			return err
 		}
 		var f frames
-		f.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "one")
+		f.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "one")
 		if err := s.Write(f.bytes()); err != nil {
 			return err
 		}
@@ -288,22 +289,22 @@ func TestManyCallersOneConnection(t *testing.T) {
 				continue
 			}
 			switch m := f.Method.(type) {
-			case *client091.ChannelOpen:
-				err = s.Send(f.Channel, &client091.ChannelOpenOK{})
-			case *client091.QueueDeclare:
-				err = s.Send(f.Channel, &client091.QueueDeclareOK{Queue: m.Queue})
-			case *client091.BasicGet:
+			case *spec091.ChannelOpen:
+				err = s.Send(f.Channel, &spec091.ChannelOpenOK{})
+			case *spec091.QueueDeclare:
+				err = s.Send(f.Channel, &spec091.QueueDeclareOK{Queue: m.Queue})
+			case *spec091.BasicGet:
 				var fr frames
-				fr.content(f.Channel, &client091.BasicGetOK{DeliveryTag: 1, RoutingKey: m.Queue}, "got:"+m.Queue)
+				fr.content(f.Channel, &spec091.BasicGetOK{DeliveryTag: 1, RoutingKey: m.Queue}, "got:"+m.Queue)
 				err = s.Write(fr.bytes())
-			case *client091.BasicPublish: // echoed to the consumer on channel 1
+			case *spec091.BasicPublish: // echoed to the consumer on channel 1
 				var fr frames
-				fr.content(1, &client091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "x")
+				fr.content(1, &spec091.BasicDeliver{ConsumerTag: "ctag", DeliveryTag: 1}, "x")
 				err = s.Write(fr.bytes())
-			case *client091.BasicConsume:
-				err = s.Send(f.Channel, &client091.BasicConsumeOK{ConsumerTag: "ctag"})
-			case *client091.ConnectionClose:
-				return s.Send(0, &client091.ConnectionCloseOK{})
+			case *spec091.BasicConsume:
+				err = s.Send(f.Channel, &spec091.BasicConsumeOK{ConsumerTag: "ctag"})
+			case *spec091.ConnectionClose:
+				return s.Send(0, &spec091.ConnectionCloseOK{})
 			}
 			if err != nil {
 				return err

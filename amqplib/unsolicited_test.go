@@ -14,6 +14,8 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client08"
 	"github.com/amqplib-go/amqp/client091"
@@ -29,25 +31,25 @@ func TestBrokerChannelFlow(t *testing.T) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if err := s.Send(1, &client091.ChannelFlow{Active: false}); err != nil {
+		if err := s.Send(1, &spec091.ChannelFlow{Active: false}); err != nil {
 			return err
 		}
-		m, err := s.Expect(1, client091.IDChannelFlowOK)
+		m, err := s.Expect(1, spec091.IDChannelFlowOK)
 		if err != nil {
 			return err
 		}
-		flowOK <- m.(*client091.ChannelFlowOK).Active
-		if err := answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"})(); err != nil {
+		flowOK <- m.(*spec091.ChannelFlowOK).Active
+		if err := answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"})(); err != nil {
 			return err
 		}
 		// The client's publishes wait: the next frame is the flow-ok for on.
-		if err := s.Send(1, &client091.ChannelFlow{Active: true}); err != nil {
+		if err := s.Send(1, &spec091.ChannelFlow{Active: true}); err != nil {
 			return err
 		}
-		if m, err = s.Expect(1, client091.IDChannelFlowOK); err != nil {
+		if m, err = s.Expect(1, spec091.IDChannelFlowOK); err != nil {
 			return err
 		}
-		flowOK <- m.(*client091.ChannelFlowOK).Active
+		flowOK <- m.(*spec091.ChannelFlowOK).Active
 		for {
 			f, err := s.Next()
 			if err != nil {
@@ -56,8 +58,8 @@ func TestBrokerChannelFlow(t *testing.T) {
 			if f.Type == wire.FrameBody {
 				published <- string(f.Payload)
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
-				return s.Send(0, &client091.ConnectionCloseOK{})
+			if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
+				return s.Send(0, &spec091.ConnectionCloseOK{})
 			}
 		}
 	})
@@ -86,7 +88,7 @@ func TestBrokerChannelFlowPublishBounded(t *testing.T) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if err := s.Send(1, &client091.ChannelFlow{Active: false}); err != nil {
+		if err := s.Send(1, &spec091.ChannelFlow{Active: false}); err != nil {
 			return err
 		}
 		return hold(s)
@@ -105,17 +107,17 @@ func TestBrokerChannelFlowPublishBounded(t *testing.T) {
 
 // A 0-8 channel.alert reaches OnAlert; the channel and its RPCs go on.
 func TestBrokerChannelAlert08(t *testing.T) {
-	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if err := s.Send(1, &client08.ChannelAlert{ReplyCode: 310, ReplyText: "slow down"}); err != nil {
+		if err := s.Send(1, &spec08.ChannelAlert{ReplyCode: 310, ReplyText: "slow down"}); err != nil {
 			return err
 		}
-		if err := answer(s, 1, client08.IDQueueDeclare, &client08.QueueDeclareOK{Queue: "q"})(); err != nil {
+		if err := answer(s, 1, spec08.IDQueueDeclare, &spec08.QueueDeclareOK{Queue: "q"})(); err != nil {
 			return err
 		}
 		return hold(s)
@@ -145,9 +147,9 @@ func closeCode(s *amqptest.Session) (int, string, error) {
 		if err != nil {
 			return 0, "", err
 		}
-		if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
-			m := f.Method.(*client091.ConnectionClose)
-			return int(m.ReplyCode), m.ReplyText, s.Send(0, &client091.ConnectionCloseOK{})
+		if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
+			m := f.Method.(*spec091.ConnectionClose)
+			return int(m.ReplyCode), m.ReplyText, s.Send(0, &spec091.ConnectionCloseOK{})
 		}
 	}
 }
@@ -163,8 +165,8 @@ func TestUnsolicitedSyncMethodFailsConnection(t *testing.T) {
 		code int
 		want string
 	}{
-		{"a reply nobody asked for", 1, &client091.QueueDeclareOK{Queue: "q"}, amqp.UnexpectedFrame, "queue.declare-ok"},
-		{"open-ok for a channel never opened", 7, &client091.ChannelOpenOK{}, amqp.ChannelError, "channel 7"},
+		{"a reply nobody asked for", 1, &spec091.QueueDeclareOK{Queue: "q"}, amqp.UnexpectedFrame, "queue.declare-ok"},
+		{"open-ok for a channel never opened", 7, &spec091.ChannelOpenOK{}, amqp.ChannelError, "channel 7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			codes := make(chan int, 1)
@@ -197,13 +199,13 @@ func TestLateCloseOKAfterCloseTimeout(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err },
+			func() error { _, err := s.Expect(1, spec091.IDChannelClose); return err },
 			func() error { return s.OpenChannel(2) }, // the next free id, not 1
 			func() error { _, err := await(release, "release"); return err },
-			func() error { return s.Send(1, &client091.ChannelCloseOK{}) }, // late
-			answer(s, 2, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			func() error { return s.Send(1, &spec091.ChannelCloseOK{}) }, // late
+			answer(s, 2, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return s.OpenChannel(1) }, // free again after its close-ok
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q1"}),
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q1"}),
 			func() error { return hold(s) },
 		)
 	})
@@ -236,16 +238,16 @@ func TestCrossingCloseAfterCloseTimeout(t *testing.T) {
 	srv := fake(t, amqptest.DefaultTune, func(s *amqptest.Session) error {
 		return steps(
 			func() error { return s.OpenChannel(1) },
-			func() error { _, err := s.Expect(1, client091.IDChannelClose); return err }, // unanswered for now
+			func() error { _, err := s.Expect(1, spec091.IDChannelClose); return err }, // unanswered for now
 			func() error { _, err := await(release, "release"); return err },
 			func() error {
-				return s.Send(1, &client091.ChannelClose{ReplyCode: 320, ReplyText: "CONNECTION_FORCED - going away"})
+				return s.Send(1, &spec091.ChannelClose{ReplyCode: 320, ReplyText: "CONNECTION_FORCED - going away"})
 			},
-			func() error { _, err := s.Expect(1, client091.IDChannelCloseOK); close(crossed); return err },
+			func() error { _, err := s.Expect(1, spec091.IDChannelCloseOK); close(crossed); return err },
 			func() error { _, err := await(late, "late"); return err },
-			func() error { return s.Send(1, &client091.ChannelCloseOK{}) }, // the answer to our close, late
-			func() error { return s.OpenChannel(1) },                       // only now may id 1 be reused
-			answer(s, 1, client091.IDQueueDeclare, &client091.QueueDeclareOK{Queue: "q"}),
+			func() error { return s.Send(1, &spec091.ChannelCloseOK{}) }, // the answer to our close, late
+			func() error { return s.OpenChannel(1) },                     // only now may id 1 be reused
+			answer(s, 1, spec091.IDQueueDeclare, &spec091.QueueDeclareOK{Queue: "q"}),
 			func() error { return hold(s) },
 		)
 	})

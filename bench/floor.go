@@ -7,8 +7,8 @@ import (
 	"net/url"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
-	"github.com/amqplib-go/amqp/client091"
 )
 
 // floorGet is S4 without a client library: a hand-written AMQP 0-9-1
@@ -24,7 +24,7 @@ func floorGet(env *env, m *meter, q string, n int) error {
 	defer f.nc.Close()
 	nc, fr, send, next := f.nc, f.fr, f.send, f.next
 	var e wire.Encoder
-	e.MethodFrame(1, &client091.BasicGet{Queue: q, NoAck: true})
+	e.MethodFrame(1, &spec091.BasicGet{Queue: q, NoAck: true})
 	get := e.Buf
 	m.Start()
 	for i := 0; i < n; i++ {
@@ -35,7 +35,7 @@ func floorGet(env *env, m *meter, q string, n int) error {
 		if err != nil {
 			return err
 		}
-		if typ != wire.FrameMethod || wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3])) != client091.IDBasicGetOK {
+		if typ != wire.FrameMethod || wire.ID(uint16(payload[0])<<8|uint16(payload[1]), uint16(payload[2])<<8|uint16(payload[3])) != spec091.IDBasicGetOK {
 			return fmt.Errorf("floor get %d: not a get-ok", i)
 		}
 		for k := 0; k < 2; k++ { // the content header and the one body frame
@@ -45,7 +45,7 @@ func floorGet(env *env, m *meter, q string, n int) error {
 		}
 	}
 	m.Stop()
-	return send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"})
+	return send(0, &spec091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"})
 }
 
 // floorConnect is S7 without a client library: dial, the handshake and
@@ -59,7 +59,7 @@ func floorConnect(env *env, m *meter, _ string, n int) error {
 		if err != nil {
 			return err
 		}
-		if err := f.send(0, &client091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"}); err != nil {
+		if err := f.send(0, &spec091.ConnectionClose{ReplyCode: 200, ReplyText: "bye"}); err != nil {
 			f.nc.Close()
 			return err
 		}
@@ -121,14 +121,14 @@ func floorOpen(env *env) (*floorSession, error) {
 		func() error { _, err := nc.Write([]byte{'A', 'M', 'Q', 'P', 0, 0, 9, 1}); return err },
 		next, // start
 		func() error {
-			return send(0, &client091.ConnectionStartOK{ClientProperties: amqp.Table{}, Mechanism: "PLAIN",
+			return send(0, &spec091.ConnectionStartOK{ClientProperties: amqp.Table{}, Mechanism: "PLAIN",
 				Response: "\x00" + user + "\x00" + pass, Locale: "en_US"})
 		},
 		next, // tune
-		func() error { return send(0, &client091.ConnectionTuneOK{ChannelMax: 1, FrameMax: 131072}) },
-		func() error { return send(0, &client091.ConnectionOpen{VirtualHost: vhost}) },
+		func() error { return send(0, &spec091.ConnectionTuneOK{ChannelMax: 1, FrameMax: 131072}) },
+		func() error { return send(0, &spec091.ConnectionOpen{VirtualHost: vhost}) },
 		next, // open-ok
-		func() error { return send(1, &client091.ChannelOpen{}) },
+		func() error { return send(1, &spec091.ChannelOpen{}) },
 		next, // channel open-ok
 	}
 	for _, step := range steps {

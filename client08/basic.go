@@ -3,6 +3,7 @@ package client08
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
 )
 
 // Publish sends a message to an exchange ("" is the default exchange, which
@@ -19,7 +20,7 @@ func (ch *Channel) Publish(exchange, routingKey string, msg amqp.Message, opts .
 	s := ch.s
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	s.pub = BasicPublish{Ticket: ch.ticket(), Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
+	s.pub = spec08.BasicPublish{Ticket: ch.ticket(), Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
 	_, err = ch.e.PublishContent(ch.Context(), &s.pub, &msg)
 	return err
 }
@@ -31,7 +32,7 @@ func (ch *Channel) Get(queue string, opts ...amqp.GetOptions) (d *amqp.Delivery,
 	if err != nil {
 		return nil, false, err
 	}
-	return ch.e.GetMessage(ch.Context(), &BasicGet{Ticket: ch.ticket(), Queue: queue, NoAck: o.NoAck})
+	return ch.e.GetMessage(ch.Context(), &spec08.BasicGet{Ticket: ch.ticket(), Queue: queue, NoAck: o.NoAck})
 }
 
 // Consume starts a consumer on a queue and returns its tag. Deliveries are
@@ -45,14 +46,14 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 	if len(o.Arguments) > 0 {
 		return "", amqp.Invalid("AMQP 0-8 basic.consume has no arguments table (x-priority and other consumer arguments need 0-9-1)")
 	}
-	return ch.e.StartConsumer(ch.Context(), &BasicConsume{Ticket: ch.ticket(), Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal,
-		NoAck: o.NoAck, Exclusive: o.Exclusive, NoWait: o.NoWait}, o, IDBasicConsumeOK, fn)
+	return ch.e.StartConsumer(ch.Context(), &spec08.BasicConsume{Ticket: ch.ticket(), Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal,
+		NoAck: o.NoAck, Exclusive: o.Exclusive, NoWait: o.NoWait}, o, spec08.IDBasicConsumeOK, fn)
 }
 
 // Cancel stops a consumer. Deliveries still queued for it are dropped
 // (unacknowledged ones return to the queue when the channel closes).
 func (ch *Channel) Cancel(consumerTag string) error {
-	return ch.e.CancelConsumer(ch.Context(), &BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
+	return ch.e.CancelConsumer(ch.Context(), &spec08.BasicCancel{ConsumerTag: consumerTag}, consumerTag, spec08.IDBasicCancelOK)
 }
 
 // Ack acknowledges a delivery (with Multiple, every one up to it).
@@ -61,7 +62,7 @@ func (ch *Channel) Ack(deliveryTag uint64, opts ...amqp.AckOptions) error {
 	if err != nil {
 		return err
 	}
-	return ch.e.Send(&BasicAck{DeliveryTag: deliveryTag, Multiple: o.Multiple})
+	return ch.e.Send(&spec08.BasicAck{DeliveryTag: deliveryTag, Multiple: o.Multiple})
 }
 
 // Reject rejects one delivery, putting it back in the queue with Requeue.
@@ -74,13 +75,13 @@ func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
 	if err := amqplib.CheckReject(o); err != nil {
 		return err
 	}
-	return ch.e.Send(&BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
+	return ch.e.Send(&spec08.BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
 }
 
 // Recover asks the broker to redeliver every unacknowledged message on the
 // channel (they come back with Redelivered set), and waits for its answer.
 // It always requeues: RabbitMQ closes the connection for requeue=false.
 func (ch *Channel) Recover() error {
-	_, err := ch.e.Call(ch.Context(), &BasicRecoverSync{Requeue: true}, IDBasicRecoverSyncOK)
+	_, err := ch.e.Call(ch.Context(), &spec08.BasicRecoverSync{Requeue: true}, spec08.IDBasicRecoverSyncOK)
 	return err
 }

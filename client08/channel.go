@@ -6,6 +6,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
 )
 
 // Channel is an AMQP 0-8 channel. Every method that expects a reply blocks
@@ -33,7 +34,7 @@ type shared struct {
 	mu     sync.Mutex
 	ticket amqp.Ticket
 	pubMu  sync.Mutex
-	pub    BasicPublish // reused so publishing allocates nothing
+	pub    spec08.BasicPublish // reused so publishing allocates nothing
 }
 
 func wrap(ch *amqplib.Channel) *Channel {
@@ -45,12 +46,12 @@ func wrap(ch *amqplib.Channel) *Channel {
 // exchange, queue and basic methods. amqp.DefaultAccess asks for active,
 // write and read, as py-amqplib does.
 func (ch *Channel) AccessRequest(realm string, flags amqp.AccessFlags) (amqp.Ticket, error) {
-	m, err := ch.e.Call(ch.Context(), &AccessRequest{Realm: realm, Exclusive: flags.Exclusive, Passive: flags.Passive,
-		Active: flags.Active, Write: flags.Write, Read: flags.Read}, IDAccessRequestOK)
+	m, err := ch.e.Call(ch.Context(), &spec08.AccessRequest{Realm: realm, Exclusive: flags.Exclusive, Passive: flags.Passive,
+		Active: flags.Active, Write: flags.Write, Read: flags.Read}, spec08.IDAccessRequestOK)
 	if err != nil {
 		return 0, err
 	}
-	t := amqp.Ticket(m.(*AccessRequestOK).Ticket)
+	t := amqp.Ticket(m.(*spec08.AccessRequestOK).Ticket)
 	ch.s.mu.Lock()
 	ch.s.ticket = t
 	ch.s.mu.Unlock()
@@ -103,7 +104,7 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err := ch.e.CheckQos(prefetchCount, o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(ch.Context(), &BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	_, err = ch.e.Call(ch.Context(), &spec08.BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, spec08.IDBasicQosOK)
 	return err
 }
 
@@ -114,6 +115,6 @@ func (ch *Channel) Flow(opts amqp.FlowOptions) error {
 	if err := ch.e.CheckFlow(opts); err != nil {
 		return err
 	}
-	_, err := ch.e.Call(ch.Context(), &ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	_, err := ch.e.Call(ch.Context(), &spec08.ChannelFlow{Active: !opts.Stop}, spec08.IDChannelFlowOK)
 	return err
 }

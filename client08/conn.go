@@ -5,34 +5,8 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
-	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
 )
-
-// Protocol describes AMQP 0-8 to the engine.
-var Protocol = &amqplib.Protocol{
-	Name:      "0-8",
-	Header:    [8]byte{'A', 'M', 'Q', 'P', 1, 1, 8, 0},
-	Known:     Known,
-	NewMethod: NewMethod,
-	Tables:    wire.Tables08,
-	Steps: amqplib.Steps{
-		// RabbitMQ reads these on 0-8 too; connection.blocked must not be
-		// announced (its ids are 0-8's connection.close).
-		Capabilities: amqp.Table{
-			"consumer_cancel_notify":       true,
-			"authentication_failure_close": true,
-		},
-		Mechanisms: []string{"AMQPLAIN", "PLAIN"},
-		StartOK: func(props amqp.Table, mech, resp, locale string) wire.Method {
-			return &ConnectionStartOK{ClientProperties: props, Mechanism: mech, Response: resp, Locale: locale}
-		},
-		SecureOK: func(resp string) wire.Method { return &ConnectionSecureOK{Response: resp} },
-		TuneOK: func(ch uint16, fr uint32, hb uint16) wire.Method {
-			return &ConnectionTuneOK{ChannelMax: ch, FrameMax: fr, Heartbeat: hb}
-		},
-		Open: func(vhost string) wire.Method { return &ConnectionOpen{VirtualHost: vhost} },
-	},
-}
 
 // Conn is an AMQP 0-8 connection. It is safe for use by several
 // goroutines: opening channels, Close, the hooks and every query method may
@@ -55,7 +29,7 @@ func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
 // DialContext connects, bounded by ctx and cfg.ConnectionTimeout. A
 // connection.redirect from the broker is followed once.
 func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURL(ctx, Protocol, url, cfg)
+	c, err := amqplib.DialURL(ctx, spec08.Protocol, url, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +44,7 @@ func DialURI(uri amqp.URI, cfg amqp.Config) (*Conn, error) {
 
 // DialURIContext is DialURI bounded by ctx and cfg.ConnectionTimeout.
 func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURI(ctx, Protocol, uri, cfg)
+	c, err := amqplib.DialURI(ctx, spec08.Protocol, uri, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
 	"github.com/amqplib-go/amqp/client08"
 )
 
@@ -21,15 +22,15 @@ func hold(s *amqptest.Session) error {
 		if err != nil {
 			return nil
 		}
-		if f.Method != nil && f.Method.ID() == client08.IDConnectionClose {
-			return s.Send(0, &client08.ConnectionCloseOK{})
+		if f.Method != nil && f.Method.ID() == spec08.IDConnectionClose {
+			return s.Send(0, &spec08.ConnectionCloseOK{})
 		}
 	}
 }
 
 func TestWireHeaderAndLogin08(t *testing.T) {
 	done := make(chan *amqptest.Session, 1)
-	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}
@@ -49,32 +50,32 @@ func TestWireHeaderAndLogin08(t *testing.T) {
 
 func TestTicketsOnTheWire(t *testing.T) {
 	tickets := make(chan []uint16, 1)
-	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		m, err := s.Expect(1, client08.IDAccessRequest)
+		m, err := s.Expect(1, spec08.IDAccessRequest)
 		if err != nil {
 			return err
 		}
-		ar := m.(*client08.AccessRequest)
+		ar := m.(*spec08.AccessRequest)
 		if ar.Realm != "/data" || !ar.Active || !ar.Write || !ar.Read || ar.Exclusive || ar.Passive {
 			return assert.AnError
 		}
-		if err := s.Send(1, &client08.AccessRequestOK{Ticket: 7}); err != nil {
+		if err := s.Send(1, &spec08.AccessRequestOK{Ticket: 7}); err != nil {
 			return err
 		}
 		var seen []uint16
 		for i := 0; i < 3; i++ {
-			m, err := s.Expect(1, client08.IDQueueDeclare)
+			m, err := s.Expect(1, spec08.IDQueueDeclare)
 			if err != nil {
 				return err
 			}
-			seen = append(seen, m.(*client08.QueueDeclare).Ticket)
-			if err := s.Send(1, &client08.QueueDeclareOK{Queue: "q"}); err != nil {
+			seen = append(seen, m.(*spec08.QueueDeclare).Ticket)
+			if err := s.Send(1, &spec08.QueueDeclareOK{Queue: "q"}); err != nil {
 				return err
 			}
 		}
@@ -82,7 +83,7 @@ func TestTicketsOnTheWire(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		seen = append(seen, f.Method.(*client08.BasicPublish).Ticket)
+		seen = append(seen, f.Method.(*spec08.BasicPublish).Ticket)
 		tickets <- seen
 		return hold(s)
 	})
@@ -105,7 +106,7 @@ func TestTicketsOnTheWire(t *testing.T) {
 }
 
 func TestRedirectFollowedOnce(t *testing.T) {
-	target := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	target := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}
@@ -119,28 +120,28 @@ func TestRedirectFollowedOnce(t *testing.T) {
 			if err := s.SendStart(amqp.Table{}); err != nil {
 				return err
 			}
-			if _, err := s.ExpectRaw(0, client08.IDConnectionStartOK); err != nil {
+			if _, err := s.ExpectRaw(0, spec08.IDConnectionStartOK); err != nil {
 				return err
 			}
-			if err := s.Send(0, &client08.ConnectionTune{ChannelMax: 10, FrameMax: 4096}); err != nil {
+			if err := s.Send(0, &spec08.ConnectionTune{ChannelMax: 10, FrameMax: 4096}); err != nil {
 				return err
 			}
-			if _, err := s.ExpectRaw(0, client08.IDConnectionTuneOK); err != nil {
+			if _, err := s.ExpectRaw(0, spec08.IDConnectionTuneOK); err != nil {
 				return err
 			}
-			if _, err := s.ExpectRaw(0, client08.IDConnectionOpen); err != nil {
+			if _, err := s.ExpectRaw(0, spec08.IDConnectionOpen); err != nil {
 				return err
 			}
-			return s.Send(0, &client08.ConnectionRedirect{Host: host})
+			return s.Send(0, &spec08.ConnectionRedirect{Host: host})
 		}
 	}
-	first := amqptest.NewServer(t, client08.Protocol, redirectTo(target.Addr))
+	first := amqptest.NewServer(t, spec08.Protocol, redirectTo(target.Addr))
 	conn, err := client08.Dial(first.URL)
 	require.NoError(t, err)
 	require.NoError(t, conn.Close())
 
 	var self atomic.Pointer[string] // the looping server redirects to itself
-	loop := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error { return redirectTo(*self.Load())(s) })
+	loop := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error { return redirectTo(*self.Load())(s) })
 	self.Store(&loop.Addr)
 	_, err = client08.Dial(loop.URL)
 	require.Error(t, err)
@@ -160,13 +161,13 @@ func TestNo091OnlyMethods(t *testing.T) {
 		_, ok := reflect.TypeOf(&client08.Conn{}).MethodByName(name)
 		assert.False(t, ok, "client08.Conn has %s", name)
 	}
-	assert.Zero(t, client08.Known.BasicNack)
-	assert.Zero(t, client08.Known.ConnectionBlocked)
-	assert.Equal(t, "10.60", client08.Known.ConnectionClose.String(), "0-8 connection.close is 10.60")
+	assert.Zero(t, spec08.Known.BasicNack)
+	assert.Zero(t, spec08.Known.ConnectionBlocked)
+	assert.Equal(t, "10.60", spec08.Known.ConnectionClose.String(), "0-8 connection.close is 10.60")
 }
 
 func TestSilentBrokerDetected08(t *testing.T) {
-	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.Tune{ChannelMax: 10, FrameMax: 4096, Heartbeat: 1}); err != nil {
 			return err
 		}
@@ -184,7 +185,7 @@ func TestSilentBrokerDetected08(t *testing.T) {
 }
 
 func TestRPCTimeout08(t *testing.T) {
-	srv := amqptest.NewServer(t, client08.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec08.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.DefaultTune); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package client08
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec08"
 )
 
 // ExchangeDeclare declares an exchange of a kind ("direct", "fanout",
@@ -12,9 +13,9 @@ func (ch *Channel) ExchangeDeclare(name, kind string, opts ...amqp.ExchangeOptio
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeDeclare{Ticket: ch.ticket(), Exchange: name, Type: kind, Passive: o.Passive,
+	_, err = ch.e.Request(ch.Context(), &spec08.ExchangeDeclare{Ticket: ch.ticket(), Exchange: name, Type: kind, Passive: o.Passive,
 		Durable: o.Durable, AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments},
-		o.NoWait, IDExchangeDeclareOK)
+		o.NoWait, spec08.IDExchangeDeclareOK)
 	return err
 }
 
@@ -24,8 +25,8 @@ func (ch *Channel) ExchangeDelete(name string, opts ...amqp.ExchangeDeleteOption
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeDelete{Ticket: ch.ticket(), Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait},
-		o.NoWait, IDExchangeDeleteOK)
+	_, err = ch.e.Request(ch.Context(), &spec08.ExchangeDelete{Ticket: ch.ticket(), Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait},
+		o.NoWait, spec08.IDExchangeDeleteOK)
 	return err
 }
 
@@ -36,9 +37,9 @@ func (ch *Channel) QueueDeclare(name string, opts ...amqp.QueueOptions) (amqp.Qu
 	if err != nil {
 		return amqp.QueueInfo{}, err
 	}
-	return ch.e.DeclareQueue(ch.Context(), &QueueDeclare{Ticket: ch.ticket(), Queue: name, Passive: o.Passive, Durable: o.Durable,
+	return ch.e.DeclareQueue(ch.Context(), &spec08.QueueDeclare{Ticket: ch.ticket(), Queue: name, Passive: o.Passive, Durable: o.Durable,
 		Exclusive: o.Exclusive, AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments},
-		name, o.NoWait, IDQueueDeclareOK)
+		name, o.NoWait, spec08.IDQueueDeclareOK)
 }
 
 // QueueBind binds a queue to an exchange with a routing key.
@@ -47,8 +48,8 @@ func (ch *Channel) QueueBind(queue, exchange, routingKey string, opts ...amqp.Bi
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &QueueBind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
-		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDQueueBindOK)
+	_, err = ch.e.Request(ch.Context(), &spec08.QueueBind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
+		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, spec08.IDQueueBindOK)
 	return err
 }
 
@@ -62,8 +63,8 @@ func (ch *Channel) QueueUnbind(queue, exchange, routingKey string, opts ...amqp.
 	if err := amqplib.CheckUnbind(o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(ch.Context(), &QueueUnbind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
-		Arguments: o.Arguments}, IDQueueUnbindOK)
+	_, err = ch.e.Call(ch.Context(), &spec08.QueueUnbind{Ticket: ch.ticket(), Queue: queue, Exchange: exchange, RoutingKey: routingKey,
+		Arguments: o.Arguments}, spec08.IDQueueUnbindOK)
 	return err
 }
 
@@ -73,7 +74,7 @@ func (ch *Channel) QueuePurge(name string, opts ...amqp.PurgeOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(ch.Context(), &QueuePurge{Ticket: ch.ticket(), Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
+	return ch.e.Count(ch.Context(), &spec08.QueuePurge{Ticket: ch.ticket(), Queue: name, NoWait: o.NoWait}, o.NoWait, spec08.IDQueuePurgeOK)
 }
 
 // QueueDelete deletes a queue and returns how many messages it held.
@@ -82,6 +83,6 @@ func (ch *Channel) QueueDelete(name string, opts ...amqp.QueueDeleteOptions) (in
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(ch.Context(), &QueueDelete{Ticket: ch.ticket(), Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty,
-		NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
+	return ch.e.Count(ch.Context(), &spec08.QueueDelete{Ticket: ch.ticket(), Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty,
+		NoWait: o.NoWait}, o.NoWait, spec08.IDQueueDeleteOK)
 }

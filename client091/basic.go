@@ -5,12 +5,13 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 // publisher reuses one basic.publish struct so publishing allocates nothing.
 type publisher struct {
 	mu  sync.Mutex
-	req BasicPublish
+	req spec091.BasicPublish
 }
 
 // Publish sends a message to an exchange ("" is the default exchange, which
@@ -32,7 +33,7 @@ func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts 
 	p := ch.pub
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.req = BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
+	p.req = spec091.BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
 	if w == writeNow {
 		return ch.e.PublishContentNow(ch.Context(), &p.req, msg)
 	}
@@ -55,7 +56,7 @@ func (ch *Channel) Get(queue string, opts ...amqp.GetOptions) (d *amqp.Delivery,
 	if err != nil {
 		return nil, false, err
 	}
-	return ch.e.GetMessage(ch.Context(), &BasicGet{Queue: queue, NoAck: o.NoAck})
+	return ch.e.GetMessage(ch.Context(), &spec091.BasicGet{Queue: queue, NoAck: o.NoAck})
 }
 
 // Consume starts a consumer on a queue and returns its tag. Deliveries are
@@ -65,14 +66,14 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 	if err != nil {
 		return "", err
 	}
-	return ch.e.StartConsumer(ch.Context(), &BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
-		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}, o, IDBasicConsumeOK, fn)
+	return ch.e.StartConsumer(ch.Context(), &spec091.BasicConsume{Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal, NoAck: o.NoAck,
+		Exclusive: o.Exclusive, NoWait: o.NoWait, Arguments: o.Arguments}, o, spec091.IDBasicConsumeOK, fn)
 }
 
 // Cancel stops a consumer. Deliveries still queued for it are dropped
 // (unacknowledged ones return to the queue when the channel closes).
 func (ch *Channel) Cancel(consumerTag string) error {
-	return ch.e.CancelConsumer(ch.Context(), &BasicCancel{ConsumerTag: consumerTag}, consumerTag, IDBasicCancelOK)
+	return ch.e.CancelConsumer(ch.Context(), &spec091.BasicCancel{ConsumerTag: consumerTag}, consumerTag, spec091.IDBasicCancelOK)
 }
 
 // Ack acknowledges a delivery (with Multiple, every one up to it).
@@ -81,7 +82,7 @@ func (ch *Channel) Ack(deliveryTag uint64, opts ...amqp.AckOptions) error {
 	if err != nil {
 		return err
 	}
-	return ch.e.Send(&BasicAck{DeliveryTag: deliveryTag, Multiple: o.Multiple})
+	return ch.e.Send(&spec091.BasicAck{DeliveryTag: deliveryTag, Multiple: o.Multiple})
 }
 
 // Nack rejects a delivery (with Multiple, every one up to it), putting it
@@ -91,7 +92,7 @@ func (ch *Channel) Nack(deliveryTag uint64, opts ...amqp.NackOptions) error {
 	if err != nil {
 		return err
 	}
-	return ch.e.Send(&BasicNack{DeliveryTag: deliveryTag, Multiple: o.Multiple, Requeue: o.Requeue})
+	return ch.e.Send(&spec091.BasicNack{DeliveryTag: deliveryTag, Multiple: o.Multiple, Requeue: o.Requeue})
 }
 
 // Reject rejects one delivery, putting it back in the queue with Requeue.
@@ -103,13 +104,13 @@ func (ch *Channel) Reject(deliveryTag uint64, opts ...amqp.NackOptions) error {
 	if err := amqplib.CheckReject(o); err != nil {
 		return err
 	}
-	return ch.e.Send(&BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
+	return ch.e.Send(&spec091.BasicReject{DeliveryTag: deliveryTag, Requeue: o.Requeue})
 }
 
 // Recover asks the broker to redeliver every unacknowledged message on the
 // channel (they come back with Redelivered set). It always requeues: RabbitMQ
 // closes the connection for requeue=false.
 func (ch *Channel) Recover() error {
-	_, err := ch.e.Call(ch.Context(), &BasicRecover{Requeue: true}, IDBasicRecoverOK)
+	_, err := ch.e.Call(ch.Context(), &spec091.BasicRecover{Requeue: true}, spec091.IDBasicRecoverOK)
 	return err
 }

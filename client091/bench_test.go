@@ -6,6 +6,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
@@ -13,7 +14,7 @@ import (
 // benchConn dials a fake broker running script after the handshake and
 // channel 1's open.
 func benchConn(b *testing.B, script amqptest.Script) *client091.Channel {
-	srv := amqptest.NewServer(b, client091.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(b, spec091.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(amqptest.Tune{ChannelMax: 16, FrameMax: 131072, Heartbeat: 0}); err != nil {
 			return err
 		}
@@ -56,13 +57,13 @@ func BenchmarkPublish64(b *testing.B) {
 func BenchmarkDelivery64(b *testing.B) {
 	const batch = 1000
 	ch := benchConn(b, func(s *amqptest.Session) error {
-		if _, err := s.Expect(1, client091.IDBasicConsume); err != nil {
+		if _, err := s.Expect(1, spec091.IDBasicConsume); err != nil {
 			return err
 		}
 		var e wire.Encoder
 		msg := amqp.Message{Body: make([]byte, 64)}
 		for i := 0; i < batch; i++ {
-			s.AppendContent(&e, 1, &client091.BasicDeliver{ConsumerTag: "bench", DeliveryTag: uint64(i + 1),
+			s.AppendContent(&e, 1, &spec091.BasicDeliver{ConsumerTag: "bench", DeliveryTag: uint64(i + 1),
 				Exchange: "", RoutingKey: "bench"}, &msg, 131072)
 		}
 		stop := make(chan struct{})
@@ -104,11 +105,11 @@ func BenchmarkPublishGet16MiB(b *testing.B) {
 			if err != nil {
 				return nil
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
-				return s.Send(0, &client091.ConnectionCloseOK{})
+			if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
+				return s.Send(0, &spec091.ConnectionCloseOK{})
 			}
-			if f.Method != nil && f.Method.ID() == client091.IDBasicGet {
-				if err := s.SendContent(1, &client091.BasicGetOK{DeliveryTag: 1, RoutingKey: "bench"}, &msg, 131072); err != nil {
+			if f.Method != nil && f.Method.ID() == spec091.IDBasicGet {
+				if err := s.SendContent(1, &spec091.BasicGetOK{DeliveryTag: 1, RoutingKey: "bench"}, &msg, 131072); err != nil {
 					return err
 				}
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 // Channel is an AMQP 0-9-1 channel. Every method that expects a reply
@@ -52,7 +53,7 @@ func (ch *Channel) Qos(prefetchCount int, opts ...amqp.QosOptions) error {
 	if err := ch.e.CheckQos(prefetchCount, o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(ch.Context(), &BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, IDBasicQosOK)
+	_, err = ch.e.Call(ch.Context(), &spec091.BasicQos{PrefetchSize: o.PrefetchSize, PrefetchCount: uint16(prefetchCount), Global: o.Global}, spec091.IDBasicQosOK)
 	return err
 }
 
@@ -63,6 +64,6 @@ func (ch *Channel) Flow(opts amqp.FlowOptions) error {
 	if err := ch.e.CheckFlow(opts); err != nil {
 		return err
 	}
-	_, err := ch.e.Call(ch.Context(), &ChannelFlow{Active: !opts.Stop}, IDChannelFlowOK)
+	_, err := ch.e.Call(ch.Context(), &spec091.ChannelFlow{Active: !opts.Stop}, spec091.IDChannelFlowOK)
 	return err
 }

@@ -1,6 +1,9 @@
 package client091
 
-import "github.com/amqplib-go/amqp"
+import (
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
+)
 
 // ConfirmSelect puts the channel in confirm mode: from now on the broker
 // acks (or nacks) every published message, numbered from 1 on this channel.
@@ -9,7 +12,7 @@ import "github.com/amqplib-go/amqp"
 // refused with an error matching amqp.ErrInvalidArgument before anything is
 // sent, and the channel stays open.
 func (ch *Channel) ConfirmSelect() error {
-	return ch.e.SelectConfirms(ch.Context(), &ConfirmSelect{}, IDConfirmSelectOK)
+	return ch.e.SelectConfirms(ch.Context(), &spec091.ConfirmSelect{}, spec091.IDConfirmSelectOK)
 }
 
 // PublishConfirmed publishes a message and waits for the broker's confirm;
@@ -19,7 +22,7 @@ func (ch *Channel) ConfirmSelect() error {
 // dispatches it.
 func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
 	if !ch.e.Confirming() {
-		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
+		return amqp.Invalid("channel %d is not in confirm mode (call spec091.ConfirmSelect first)", ch.ID())
 	}
 	seq, err := ch.publish(exchange, routingKey, &msg, opts, writeNow)
 	if err != nil {

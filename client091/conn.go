@@ -5,37 +5,8 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
-	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
-
-// Protocol describes AMQP 0-9-1 to the engine.
-var Protocol = &amqplib.Protocol{
-	Name:      "0-9-1",
-	Header:    [8]byte{'A', 'M', 'Q', 'P', 0, 0, 9, 1},
-	Known:     Known,
-	NewMethod: NewMethod,
-	Tables:    wire.TablesRabbit,
-	Steps: amqplib.Steps{
-		// The RabbitMQ extensions this client handles.
-		Capabilities: amqp.Table{
-			"publisher_confirms":           true,
-			"exchange_exchange_bindings":   true,
-			"basic.nack":                   true,
-			"consumer_cancel_notify":       true,
-			"connection.blocked":           true,
-			"authentication_failure_close": true,
-		},
-		Mechanisms: []string{"PLAIN", "AMQPLAIN"},
-		StartOK: func(props amqp.Table, mech, resp, locale string) wire.Method {
-			return &ConnectionStartOK{ClientProperties: props, Mechanism: mech, Response: resp, Locale: locale}
-		},
-		SecureOK: func(resp string) wire.Method { return &ConnectionSecureOK{Response: resp} },
-		TuneOK: func(ch uint16, fr uint32, hb uint16) wire.Method {
-			return &ConnectionTuneOK{ChannelMax: ch, FrameMax: fr, Heartbeat: hb}
-		},
-		Open: func(vhost string) wire.Method { return &ConnectionOpen{VirtualHost: vhost} },
-	},
-}
 
 // Conn is an AMQP 0-9-1 connection. It is safe for use by several
 // goroutines: opening channels, Close, the hooks and every query method may
@@ -57,7 +28,7 @@ func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
 
 // DialContext connects, bounded by ctx and cfg.ConnectionTimeout.
 func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURL(ctx, Protocol, url, cfg)
+	c, err := amqplib.DialURL(ctx, spec091.Protocol, url, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +43,7 @@ func DialURI(uri amqp.URI, cfg amqp.Config) (*Conn, error) {
 
 // DialURIContext is DialURI bounded by ctx and cfg.ConnectionTimeout.
 func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURI(ctx, Protocol, uri, cfg)
+	c, err := amqplib.DialURI(ctx, spec091.Protocol, uri, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package client091
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 // ExchangeDeclare declares an exchange of a kind ("direct", "fanout",
@@ -12,8 +13,8 @@ func (ch *Channel) ExchangeDeclare(name, kind string, opts ...amqp.ExchangeOptio
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
-		AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeDeclareOK)
+	_, err = ch.e.Request(ch.Context(), &spec091.ExchangeDeclare{Exchange: name, Type: kind, Passive: o.Passive, Durable: o.Durable,
+		AutoDelete: o.AutoDelete, Internal: o.Internal, NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, spec091.IDExchangeDeclareOK)
 	return err
 }
 
@@ -23,7 +24,7 @@ func (ch *Channel) ExchangeDelete(name string, opts ...amqp.ExchangeDeleteOption
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, IDExchangeDeleteOK)
+	_, err = ch.e.Request(ch.Context(), &spec091.ExchangeDelete{Exchange: name, IfUnused: o.IfUnused, NoWait: o.NoWait}, o.NoWait, spec091.IDExchangeDeleteOK)
 	return err
 }
 
@@ -34,8 +35,8 @@ func (ch *Channel) ExchangeBind(destination, source, routingKey string, opts ...
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
-		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeBindOK)
+	_, err = ch.e.Request(ch.Context(), &spec091.ExchangeBind{Destination: destination, Source: source, RoutingKey: routingKey,
+		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, spec091.IDExchangeBindOK)
 	return err
 }
 
@@ -45,7 +46,7 @@ func (ch *Channel) ExchangeUnbind(destination, source, routingKey string, opts .
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
-		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, IDExchangeUnbindOK)
+	_, err = ch.e.Request(ch.Context(), &spec091.ExchangeUnbind{Destination: destination, Source: source, RoutingKey: routingKey,
+		NoWait: o.NoWait, Arguments: o.Arguments}, o.NoWait, spec091.IDExchangeUnbindOK)
 	return err
 }

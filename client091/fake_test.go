@@ -12,13 +12,14 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/client091"
 )
 
 // fake starts a scripted broker whose script runs after the handshake.
 func fake(t *testing.T, tune amqptest.Tune, script amqptest.Script) *amqptest.Server {
-	return amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	return amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if err := s.Handshake(tune); err != nil {
 			return err
 		}
@@ -34,8 +35,8 @@ func hold(s *amqptest.Session) error {
 		if err != nil {
 			return nil
 		}
-		if f.Method != nil && f.Method.ID() == client091.IDConnectionClose {
-			return s.Send(0, &client091.ConnectionCloseOK{})
+		if f.Method != nil && f.Method.ID() == spec091.IDConnectionClose {
+			return s.Send(0, &spec091.ConnectionCloseOK{})
 		}
 	}
 }
@@ -84,7 +85,7 @@ func TestHandshakeServerLimitsWin(t *testing.T) {
 }
 
 func TestProtocolHeaderRefused(t *testing.T) {
-	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		if _, err := s.ReadProtocolHeader(); err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func eofAfterLogin(caps amqp.Table) amqptest.Script {
 		if err := s.SendStart(caps); err != nil {
 			return err
 		}
-		_, err := s.ExpectRaw(0, client091.IDConnectionStartOK)
+		_, err := s.ExpectRaw(0, spec091.IDConnectionStartOK)
 		return err // closes the socket
 	}
 }
@@ -114,7 +115,7 @@ func eofAfterLogin(caps amqp.Table) amqptest.Script {
 func TestEOFAfterLoginIsAuthError(t *testing.T) {
 	// Without authentication_failure_close a broker refuses a login by
 	// dropping the socket, as RabbitMQ does.
-	srv := amqptest.NewServer(t, client091.Protocol, eofAfterLogin(amqp.Table{}))
+	srv := amqptest.NewServer(t, spec091.Protocol, eofAfterLogin(amqp.Table{}))
 	_, err := client091.Dial(strings.Replace(srv.URL, "guest:guest", "guest:s3cr3t-sentinel", 1))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, amqp.ErrAuth)
@@ -124,7 +125,7 @@ func TestEOFAfterLoginIsAuthError(t *testing.T) {
 func TestEOFAfterLoginWithFailureCloseIsNotAuth(t *testing.T) {
 	// A broker that promised a 403 for a bad login did not refuse this one:
 	// the connection was lost.
-	srv := amqptest.NewServer(t, client091.Protocol, eofAfterLogin(nil))
+	srv := amqptest.NewServer(t, spec091.Protocol, eofAfterLogin(nil))
 	_, err := client091.Dial(srv.URL)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, amqp.ErrHandshake)
@@ -132,7 +133,7 @@ func TestEOFAfterLoginWithFailureCloseIsNotAuth(t *testing.T) {
 }
 
 func TestHandshakeSilenceIsBounded(t *testing.T) {
-	srv := amqptest.NewServer(t, client091.Protocol, func(s *amqptest.Session) error {
+	srv := amqptest.NewServer(t, spec091.Protocol, func(s *amqptest.Session) error {
 		_, _ = s.ReadProtocolHeader()
 		return hold(s)
 	})
@@ -205,7 +206,7 @@ func TestServerConnectionCloseWakesCalls(t *testing.T) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if _, err := s.Expect(1, client091.IDQueueDeclare); err != nil {
+		if _, err := s.Expect(1, spec091.IDQueueDeclare); err != nil {
 			return err
 		}
 		return s.CloseConnection(&amqp.Error{Code: 320, Text: "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"})
@@ -239,7 +240,7 @@ func TestMalformedFrameEnd(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		closeCode <- uint16(m.(*client091.ConnectionClose).ReplyCode)
+		closeCode <- uint16(m.(*spec091.ConnectionClose).ReplyCode)
 		return nil
 	})
 	conn, err := client091.Dial(srv.URL)
@@ -297,12 +298,12 @@ func TestConcurrentRPCIsRefused(t *testing.T) {
 		if err := s.OpenChannel(1); err != nil {
 			return err
 		}
-		if _, err := s.Expect(1, client091.IDQueueDeclare); err != nil {
+		if _, err := s.Expect(1, spec091.IDQueueDeclare); err != nil {
 			return err
 		}
 		close(received)
 		<-release
-		if err := s.Send(1, &client091.QueueDeclareOK{Queue: "q"}); err != nil {
+		if err := s.Send(1, &spec091.QueueDeclareOK{Queue: "q"}); err != nil {
 			return err
 		}
 		return hold(s)

@@ -3,6 +3,7 @@ package client091
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 )
 
 // QueueDeclare declares a queue; an empty name asks the broker for a unique
@@ -12,8 +13,8 @@ func (ch *Channel) QueueDeclare(name string, opts ...amqp.QueueOptions) (amqp.Qu
 	if err != nil {
 		return amqp.QueueInfo{}, err
 	}
-	return ch.e.DeclareQueue(ch.Context(), &QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
-		AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments}, name, o.NoWait, IDQueueDeclareOK)
+	return ch.e.DeclareQueue(ch.Context(), &spec091.QueueDeclare{Queue: name, Passive: o.Passive, Durable: o.Durable, Exclusive: o.Exclusive,
+		AutoDelete: o.AutoDelete, NoWait: o.NoWait, Arguments: o.Arguments}, name, o.NoWait, spec091.IDQueueDeclareOK)
 }
 
 // QueueBind binds a queue to an exchange with a routing key.
@@ -22,8 +23,8 @@ func (ch *Channel) QueueBind(queue, exchange, routingKey string, opts ...amqp.Bi
 	if err != nil {
 		return err
 	}
-	_, err = ch.e.Request(ch.Context(), &QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
-		Arguments: o.Arguments}, o.NoWait, IDQueueBindOK)
+	_, err = ch.e.Request(ch.Context(), &spec091.QueueBind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, NoWait: o.NoWait,
+		Arguments: o.Arguments}, o.NoWait, spec091.IDQueueBindOK)
 	return err
 }
 
@@ -36,7 +37,7 @@ func (ch *Channel) QueueUnbind(queue, exchange, routingKey string, opts ...amqp.
 	if err := amqplib.CheckUnbind(o); err != nil {
 		return err
 	}
-	_, err = ch.e.Call(ch.Context(), &QueueUnbind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, Arguments: o.Arguments}, IDQueueUnbindOK)
+	_, err = ch.e.Call(ch.Context(), &spec091.QueueUnbind{Queue: queue, Exchange: exchange, RoutingKey: routingKey, Arguments: o.Arguments}, spec091.IDQueueUnbindOK)
 	return err
 }
 
@@ -46,7 +47,7 @@ func (ch *Channel) QueuePurge(name string, opts ...amqp.PurgeOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(ch.Context(), &QueuePurge{Queue: name, NoWait: o.NoWait}, o.NoWait, IDQueuePurgeOK)
+	return ch.e.Count(ch.Context(), &spec091.QueuePurge{Queue: name, NoWait: o.NoWait}, o.NoWait, spec091.IDQueuePurgeOK)
 }
 
 // QueueDelete deletes a queue and returns how many messages it held.
@@ -55,5 +56,5 @@ func (ch *Channel) QueueDelete(name string, opts ...amqp.QueueDeleteOptions) (in
 	if err != nil {
 		return 0, err
 	}
-	return ch.e.Count(ch.Context(), &QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}, o.NoWait, IDQueueDeleteOK)
+	return ch.e.Count(ch.Context(), &spec091.QueueDelete{Queue: name, IfUnused: o.IfUnused, IfEmpty: o.IfEmpty, NoWait: o.NoWait}, o.NoWait, spec091.IDQueueDeleteOK)
 }

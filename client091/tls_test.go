@@ -10,12 +10,13 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
+	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
 )
 
 func TestTLSVerifiesPeerByDefault(t *testing.T) {
 	cert, pool := amqptest.SelfSigned(t)
-	srv := amqptest.NewTLSServer(t, client091.Protocol, &tls.Config{Certificates: []tls.Certificate{cert}},
+	srv := amqptest.NewTLSServer(t, spec091.Protocol, &tls.Config{Certificates: []tls.Certificate{cert}},
 		func(s *amqptest.Session) error {
 			if err := s.Handshake(amqptest.DefaultTune); err != nil {
 				return nil // the client refusing the certificate ends this script early

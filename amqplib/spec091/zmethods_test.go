@@ -1,4 +1,4 @@
-package client091
+package spec091
 
 import (
 	"bytes"
