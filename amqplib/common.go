@@ -33,7 +33,8 @@ func BindCommon(c Common, ctx context.Context) Common {
 	return c
 }
 
-// Context returns the context c's blocking calls are bound to.
+// Context returns the context the channel's blocking calls are bound to
+// (context.Background unless the value came from WithContext).
 func (c Common) Context() context.Context { return c.ctx }
 
 // String describes the channel: "channel 1 of AMQP 0-9-1 connection to
@@ -155,7 +156,8 @@ func BindConnCommon(c ConnCommon, ctx context.Context) ConnCommon {
 	return c
 }
 
-// Context returns the context c's blocking calls are bound to.
+// Context returns the context the connection's blocking calls are bound to
+// (context.Background unless the value came from WithContext).
 func (c ConnCommon) Context() context.Context { return c.ctx }
 
 // String describes the connection: protocol, broker address and state.

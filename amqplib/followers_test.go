@@ -232,5 +232,5 @@ func TestRefusedConsumeKeepsExistingConsumer(t *testing.T) {
 	require.ErrorIs(t, err, amqp.ErrInvalidArgument)
 	close(release)
 	require.NoError(t, within(t, declared, "the declare"))
-	assert.True(t, ch.Engine().HasConsumer("t"))
+	assert.True(t, amqplib.ChannelOf(ch).HasConsumer("t"))
 }

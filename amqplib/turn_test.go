@@ -167,7 +167,7 @@ func TestWaitEndsWhenAnotherGoroutineCloses(t *testing.T) {
 func leading(t *testing.T, conn *client091.Conn) {
 	t.Helper()
 	limit := time.Now().Add(waitLimit)
-	for !amqplib.Leading(conn.Engine()) {
+	for !amqplib.Leading(amqplib.ConnOf(conn)) {
 		if time.Now().After(limit) {
 			t.Fatal("no caller took the read turn")
 		}

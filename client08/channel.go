@@ -23,10 +23,10 @@ import (
 // goroutine at any moment: Publish (serialised per channel), the callback
 // setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
-	amqplib.Common
-	e     *amqplib.Channel
-	s     *shared
-	fixed *amqp.Ticket // set on a WithTicket view
+	common amqplib.Common // the shared channel API (zapi.go forwards to it)
+	e      *amqplib.Channel
+	s      *shared
+	fixed  *amqp.Ticket // set on a WithTicket view
 }
 
 // shared is the state every view of one channel shares.
@@ -38,7 +38,7 @@ type shared struct {
 }
 
 func wrap(ch *amqplib.Channel) *Channel {
-	return &Channel{Common: amqplib.NewCommon(ch), e: ch, s: &shared{}}
+	return &Channel{common: amqplib.NewCommon(ch), e: ch, s: &shared{}}
 }
 
 // AccessRequest asks for an access ticket to a realm (e.g. "/data") with
@@ -78,7 +78,7 @@ func (ch *Channel) Ticket() amqp.Ticket {
 // else with ch, its ticket included.
 func (ch *Channel) WithContext(ctx context.Context) *Channel {
 	v := *ch
-	v.Common = amqplib.BindCommon(ch.Common, ctx)
+	v.common = amqplib.BindCommon(ch.common, ctx)
 	return &v
 }
 

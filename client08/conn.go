@@ -13,7 +13,7 @@ import (
 // be called from any of them at once. Each Channel is for one goroutine at
 // a time, with the exceptions its own doc lists.
 type Conn struct {
-	amqplib.ConnCommon
+	common amqplib.ConnCommon // the shared connection API (zapi.go forwards to it)
 }
 
 // Dial connects to an AMQP URI such as "amqp://guest:guest@localhost:5672"
@@ -33,7 +33,7 @@ func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{ConnCommon: c}, nil
+	return &Conn{common: c}, nil
 }
 
 // DialURI connects to a URI value (built in code, or from amqp.ParseURI)
@@ -48,7 +48,7 @@ func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, 
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{ConnCommon: c}, nil
+	return &Conn{common: c}, nil
 }
 
 // WithContext returns a view of the connection whose blocking calls
@@ -56,17 +56,17 @@ func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, 
 // connection timeout. Channels opened through the view are not bound to
 // ctx: bind them with their own WithContext.
 func (c *Conn) WithContext(ctx context.Context) *Conn {
-	return &Conn{ConnCommon: amqplib.BindConnCommon(c.ConnCommon, ctx)}
+	return &Conn{common: amqplib.BindConnCommon(c.common, ctx)}
 }
 
 // Channel opens a channel with the next free id.
 func (c *Conn) Channel() (*Channel, error) {
-	return amqplib.OpenChannel(c.Context(), c.Engine(), 0, wrap)
+	return amqplib.OpenChannel(c.Context(), c.common.Engine(), 0, wrap)
 }
 
 // ChannelID returns the open channel numbered id, opening it if needed.
 func (c *Conn) ChannelID(id uint16) (*Channel, error) {
-	return amqplib.ChannelByID(c.Context(), c.Engine(), id, wrap)
+	return amqplib.ChannelByID(c.Context(), c.common.Engine(), id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning
@@ -79,5 +79,5 @@ func (c *Conn) WithChannel(fn func(ch *Channel) error) error {
 // 0-8 notice about a channel, with a reply code and text); the text is the
 // broker's, unescaped. It runs on the connection's event goroutine.
 func (c *Conn) OnAlert(fn func(channel uint16, code int, text string)) {
-	c.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnAlert = fn })
+	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnAlert = fn })
 }

@@ -5,3 +5,5 @@
 // exchange-to-exchange bindings, connection.blocked) do not exist here.
 // Its method structs, ids and protocol tables live in amqplib/spec08.
 package client08
+
+//go:generate go run ../amqplib/gen/api -common ../amqplib/common.go -package client08 -out zapi.go

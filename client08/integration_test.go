@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/client08"
 	"github.com/amqplib-go/amqp/client091"
 	"github.com/amqplib-go/amqp/internal/conformance"
@@ -43,12 +44,12 @@ func TestBrokerConformance08(t *testing.T) {
 func TestBrokerHandshake08(t *testing.T) {
 	conn, _ := open(t, amqp.Config{Heartbeat: 5 * time.Second})
 	assert.Equal(t, 5*time.Second, conn.Heartbeat())
-	assert.Equal(t, uint8(8), conn.Engine().Tuned().VersionMajor, "RabbitMQ reports 0-8 as 8-0")
-	assert.Equal(t, uint8(0), conn.Engine().Tuned().VersionMinor)
-	assert.Equal(t, "AMQPLAIN", conn.Engine().Tuned().Mechanism)
+	assert.Equal(t, uint8(8), amqplib.ConnOf(conn).Tuned().VersionMajor, "RabbitMQ reports 0-8 as 8-0")
+	assert.Equal(t, uint8(0), amqplib.ConnOf(conn).Tuned().VersionMinor)
+	assert.Equal(t, "AMQPLAIN", amqplib.ConnOf(conn).Tuned().Mechanism)
 	conn2, err := client08.Dial(testbroker.URL(t) + "?auth_mechanism=plain")
 	require.NoError(t, err)
-	assert.Equal(t, "PLAIN", conn2.Engine().Tuned().Mechanism)
+	assert.Equal(t, "PLAIN", amqplib.ConnOf(conn2).Tuned().Mechanism)
 	require.NoError(t, conn2.Close())
 }
 

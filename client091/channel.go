@@ -19,13 +19,13 @@ import (
 // goroutine at any moment: Publish and PublishConfirmed (serialised per channel), WaitConfirm,
 // WaitConfirms, the callback setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
-	amqplib.Common
-	e   *amqplib.Channel
-	pub *publisher // shared by every view of the channel
+	common amqplib.Common // the shared channel API (zapi.go forwards to it)
+	e      *amqplib.Channel
+	pub    *publisher // shared by every view of the channel
 }
 
 func wrap(ch *amqplib.Channel) *Channel {
-	return &Channel{Common: amqplib.NewCommon(ch), e: ch, pub: &publisher{}}
+	return &Channel{common: amqplib.NewCommon(ch), e: ch, pub: &publisher{}}
 }
 
 // WithContext returns a view of the channel whose blocking calls (every
@@ -38,7 +38,7 @@ func wrap(ch *amqplib.Channel) *Channel {
 // else with ch; callbacks set through it are the channel's.
 func (ch *Channel) WithContext(ctx context.Context) *Channel {
 	v := *ch
-	v.Common = amqplib.BindCommon(ch.Common, ctx)
+	v.common = amqplib.BindCommon(ch.common, ctx)
 	return &v
 }
 

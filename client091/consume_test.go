@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/client091"
 	"github.com/amqplib-go/amqp/internal/testbroker"
 )
@@ -247,7 +248,7 @@ func TestBrokerChannelsAndScopes(t *testing.T) {
 	assert.Equal(t, uint16(5), ch5.ID())
 	again, err := conn.ChannelID(5)
 	require.NoError(t, err)
-	assert.Same(t, ch5.Engine(), again.Engine())
+	assert.Same(t, amqplib.ChannelOf(ch5), amqplib.ChannelOf(again))
 	_, err = conn.ChannelID(conn.ChannelMax() + 1)
 	assert.ErrorIs(t, err, amqp.ErrInvalidArgument)
 	var inside uint16

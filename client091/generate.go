@@ -3,3 +3,5 @@
 // bindings, consumer-cancel and connection.blocked notifications). Its method
 // structs, ids and protocol tables live in amqplib/spec091.
 package client091
+
+//go:generate go run ../amqplib/gen/api -common ../amqplib/common.go -package client091 -out zapi.go
