@@ -36,18 +36,19 @@ type Channel struct {
 
 	waiting sync.Mutex // held by the one Wait in progress (events.go)
 
-	mu        sync.Mutex // guards state, reason, the event queue, the handlers and confirms
-	state     int
-	closeSent bool // our channel.close is unanswered: the id waits for its close-ok
-	reason    error
-	done      chan struct{} // closed once the channel is unusable (closing or closed)
-	doneOnce  sync.Once
-	freed     chan struct{} // closed once the id is free for reuse
-	queue     eventQueue
-	conf      confirms      // confirms.go
-	txOn      bool          // tx.select-ok arrived
-	flowOff   chan struct{} // non-nil while the broker has the flow off; closed when it is back
-	paused    atomic.Bool   // flowOff != nil, read without the lock by publishes
+	mu           sync.Mutex // guards state, reason, the event queue, the handlers and confirms
+	state        int
+	closeSent    bool // our channel.close is out: the id waits for its close-ok (guarded by c.wmu)
+	brokerClosed bool // the broker's channel.close was routed (guarded by c.wmu)
+	reason       error
+	done         chan struct{} // closed once the channel is unusable (closing or closed)
+	doneOnce     sync.Once
+	freed        chan struct{} // closed once the id is free for reuse
+	queue        eventQueue
+	conf         confirms      // confirms.go
+	txOn         bool          // tx.select-ok arrived
+	flowOff      chan struct{} // non-nil while the broker has the flow off; closed when it is back
+	paused       atomic.Bool   // flowOff != nil, read without the lock by publishes
 
 	asm assembly // the reader's content in progress
 

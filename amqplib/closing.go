@@ -67,14 +67,35 @@ func (ch *Channel) abandon(reason error) {
 		ch.mu.Unlock()
 		return
 	}
-	ch.state, ch.closeSent = chClosing, true
+	ch.state = chClosing
 	ch.reason = reason
 	ch.mu.Unlock()
 	// Sent before waking waiters, so it precedes whatever they send next.
-	_ = ch.c.queueMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
+	_, _ = ch.sendClose(flushQueued, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose,
 		&amqp.Error{Code: amqp.ReplySuccess, Text: truncate("client gave up the channel: " + reason.Error())}))
 	ch.finish()
 	ch.queue.wake()
+}
+
+// sendClose appends our channel.close unless the broker's own close was
+// routed first: both are decided under the writer's lock, so on the wire
+// our close always precedes the router's close-ok when they cross, and is
+// never sent after it (the broker would take it for a frame on a closed
+// channel and close the connection with 504).
+func (ch *Channel) sendClose(mode int, m wire.Method) (sent bool, err error) {
+	err = ch.c.appendFrames(mode, func(e *wire.Encoder) {
+		if ch.brokerClosed {
+			return
+		}
+		e.MethodFrame(ch.id, m)
+		if e.Err() == nil {
+			ch.closeSent, sent = true, true
+		}
+	})
+	if sent && ch.c.cfg.Trace != nil {
+		ch.c.traceMethod("->", ch.id, m)
+	}
+	return sent, err
 }
 
 // Close closes the channel with the close handshake, bounded by the
@@ -92,12 +113,15 @@ func (ch *Channel) Close(ctx context.Context, reason *amqp.Error) error {
 		ch.mu.Unlock()
 		return nil
 	}
-	ch.state, ch.closeSent = chClosing, true
+	ch.state = chClosing
 	ch.mu.Unlock()
-	err := ch.c.sendMethod(ch.id, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, reason))
+	sent, err := ch.sendClose(flushSync, ch.c.proto.closeMethod(ch.c.proto.Known.ChannelClose, reason))
 	if err != nil {
 		ch.closed(nil, true)
 		return nil // the connection is gone, so is the channel
+	}
+	if !sent {
+		return nil // the broker closed the channel first; the router answered and freed it
 	}
 	if ch.c.unresponsive() {
 		ch.closed(amqp.ErrTimeout, false) // the id waits for a close-ok that may never come
@@ -185,7 +209,16 @@ func (c *Conn) Close(ctx context.Context, reason *amqp.Error) error {
 	c.mu.Unlock()
 
 	msg := c.proto.closeMethod(c.proto.Known.ConnectionClose, reason)
-	err := c.sendMethod(0, msg)
+	// From our connection.close on, the writer refuses every other frame:
+	// a call racing Close gets ErrClosed, and the close stays clean.
+	err := c.sendMethodThen(0, msg, func() { c.closeOut = true })
+	if err != nil {
+		select {
+		case <-c.closeOK: // written by another goroutine's flush, and answered
+			err = nil
+		default:
+		}
+	}
 	if err == nil && c.unresponsive() {
 		err = fmt.Errorf("%w: closed without waiting for connection.close-ok: the broker has sent nothing since a call timed out", amqp.ErrTimeout)
 	} else if err == nil {

@@ -66,6 +66,7 @@ type Conn struct {
 	flushing bool     // a goroutine is writing to the socket
 	kicked   bool     // the flusher has been asked to write
 	werr     error    // the write error that ended the connection
+	closeOut bool     // our connection.close is appended: nothing else may follow
 	kick     chan struct{}
 	writes   atomic.Uint64 // bumped on every write, read by the heartbeat sender
 

@@ -89,7 +89,10 @@ func (c *Conn) heartbeatTick() {
 		}
 		c.hbWrites.Store(c.writes.Load())
 	}
-	if !c.isDone() {
-		c.hbTimer.Load().Reset(c.tuned.Heartbeat / 2)
+	if t := c.hbTimer.Load(); !c.isDone() {
+		t.Reset(c.tuned.Heartbeat / 2)
+		if c.isDone() { // shutdown's Stop may have come before the Reset
+			t.Stop()
+		}
 	}
 }

@@ -131,7 +131,7 @@ func (c *Conn) connectionMethod(m wire.Method) error {
 	switch m.ID() {
 	case k.ConnectionClose:
 		e := m.(wire.Exception).Exception()
-		_ = c.sendMethod(0, c.proto.NewMethod(k.ConnectionCloseOK))
+		_ = c.sendFinal(c.proto.NewMethod(k.ConnectionCloseOK))
 		c.shutdown(e)
 		return errServerClosed
 	case k.ConnectionCloseOK:
@@ -186,11 +186,19 @@ func (ch *Channel) method(m wire.Method) error {
 		// Crossing closes: when our own channel.close is unanswered, the id
 		// stays taken until its close-ok, or that late close-ok would close
 		// the channel reopened with the id.
-		// The state is read and set closed under one lock, so no give-up
-		// (abandon, Close) can slip in between and send a close of its own.
 		e := m.(wire.Exception).Exception()
+		// Whether our own close is out (crossed) is decided under the
+		// writer's lock, in order with it (Channel.sendClose).
+		var crossed bool
+		okm := ch.c.proto.NewMethod(k.ChannelCloseOK)
+		_ = ch.c.appendFrames(flushQueued, func(enc *wire.Encoder) {
+			ch.brokerClosed, crossed = true, ch.closeSent
+			enc.MethodFrame(ch.id, okm)
+		})
+		if ch.c.cfg.Trace != nil {
+			ch.c.traceMethod("->", ch.id, okm)
+		}
 		ch.mu.Lock()
-		crossed := ch.closeSent
 		if ch.state != chClosed {
 			ch.state = chClosed
 			if ch.reason == nil {
@@ -198,7 +206,6 @@ func (ch *Channel) method(m wire.Method) error {
 			}
 		}
 		ch.mu.Unlock()
-		_ = ch.c.queueMethod(ch.id, ch.c.proto.NewMethod(k.ChannelCloseOK))
 		ch.closed(e, !crossed)
 		return nil
 	case k.ChannelCloseOK:

@@ -27,6 +27,7 @@ const (
 	flushAsync  = iota // publishes: the flusher writes; wait only past maxPending
 	flushSync          // RPCs: written before returning
 	flushQueued        // the reader's own replies: queued for the flusher, never waiting
+	flushFinal         // connection.close-ok: flushSync, and allowed after our connection.close
 )
 
 // appendFrames runs fn under wmu to append frames, rolling back on an
@@ -34,7 +35,8 @@ const (
 func (c *Conn) appendFrames(mode int, fn func(e *wire.Encoder)) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.isDone() {
+	if c.isDone() || c.closeOut && mode != flushFinal {
+		// After our connection.close nothing but close-ok may follow it.
 		return c.closedError()
 	}
 	mark := len(c.enc.Buf)
@@ -45,7 +47,7 @@ func (c *Conn) appendFrames(mode int, fn func(e *wire.Encoder)) error {
 	switch mode {
 	case flushQueued:
 		c.kickFlusher()
-	case flushSync:
+	case flushSync, flushFinal:
 		// Wait for a write in progress, then write: when this returns, the
 		// frames have been handed to the socket (close-ok before closing it).
 		// A write in progress always ends: the deadline or shutdown stops it.
@@ -74,6 +76,15 @@ func (c *Conn) appendFrames(mode int, fn func(e *wire.Encoder)) error {
 // sendMethod appends one method frame and sends it at once.
 func (c *Conn) sendMethod(channel uint16, m wire.Method) error {
 	return c.sendMethodThen(channel, m, nil)
+}
+
+// sendFinal sends connection.close-ok, which may follow our own
+// connection.close when the two cross.
+func (c *Conn) sendFinal(m wire.Method) error {
+	if c.cfg.Trace != nil {
+		c.traceMethod("->", 0, m)
+	}
+	return c.appendFrames(flushFinal, func(e *wire.Encoder) { e.MethodFrame(0, m) })
 }
 
 // sendMethodThen is sendMethod; then, when not nil, runs under wmu once the
