@@ -150,8 +150,9 @@ func (p *Proxy) URL(u string) string {
 // Accepted returns how many connections the proxy has accepted.
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
-// Forwarded returns how many bytes went through in a direction, over all
-// connections.
+// Forwarded returns how many bytes were handed to the destination socket in
+// a direction, over all connections. Bytes are counted before they are
+// written, so whatever a peer has received is already counted.
 func (p *Proxy) Forwarded(dir Direction) int64 { return p.bytes[dir].Load() }
 
 // Conns returns the number of live relayed connections.
@@ -466,11 +467,13 @@ func (l *link) write(dir Direction, q <-chan chunk) {
 			if _, _, tap, _ := l.p.state(); tap != nil {
 				tap(dir, b)
 			}
+			// Counted before the write: a peer that has read the bytes
+			// must find them counted.
+			l.p.bytes[dir].Add(int64(len(b)))
 			if _, err := l.dst(dir).Write(b); err != nil {
 				l.kill(false)
 				return
 			}
-			l.p.bytes[dir].Add(int64(len(b)))
 		}
 		if last {
 			l.kill(reset)
