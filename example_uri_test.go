@@ -19,8 +19,8 @@ func ExampleParseURI() {
 	// amqps://app:xxxxx@rabbit.example.com:5671/orders?heartbeat=10&auth_mechanism=plain
 }
 
-// The vhost "/" is written %2F; no path at all means "/" too, while a bare
-// trailing slash means the empty vhost.
+// No path, a bare trailing slash and %2F all mean the default vhost "/";
+// any other vhost is the path, percent-encoded.
 func ExampleParseURI_vhost() {
 	for _, s := range []string{"amqp://localhost", "amqp://localhost/%2F", "amqp://localhost/", "amqp://localhost/prod"} {
 		u, _ := amqp.ParseURI(s)
@@ -29,7 +29,7 @@ func ExampleParseURI_vhost() {
 	// Output:
 	// amqp://localhost       vhost "/"
 	// amqp://localhost/%2F   vhost "/"
-	// amqp://localhost/      vhost ""
+	// amqp://localhost/      vhost "/"
 	// amqp://localhost/prod  vhost "prod"
 }
 

@@ -55,8 +55,12 @@ type URI struct {
 // ParseURI parses an amqp:// or amqps:// URI.
 //
 // Without user info the user and password are guest/guest; without a host,
-// localhost; without a path, the vhost is "/". Following the specification, a
-// bare "/" path means the empty vhost "", and the vhost "/" is written %2F.
+// localhost; without a path, or with a bare "/" path (as in
+// "amqp://guest:guest@localhost:5672/", the URL of RabbitMQ's tutorials), the
+// vhost is the default "/", as most clients read it; RabbitMQ's URI
+// specification would make the bare "/" the empty vhost, which a broker does
+// not have. The vhost "/" may also be written %2F. (A URI value with Vhost ""
+// can still be dialled with DialURI.)
 // User name, password and vhost are percent-decoded; a '/', '?', '#' or '@' in
 // them must be percent-encoded. IPv6 addresses go in brackets.
 //
@@ -186,11 +190,8 @@ func (u *URI) parseAuthority(authority string) error {
 
 func (u *URI) parseVhost(path string) error {
 	switch path {
-	case "":
+	case "", "/":
 		return nil // the default vhost "/"
-	case "/":
-		u.Vhost = "" // as the specification says
-		return nil
 	}
 	raw := path[1:]
 	if strings.Contains(raw, "/") {
@@ -300,7 +301,9 @@ func (u URI) GoString() string {
 
 // String returns the URI in canonical form with the password replaced by
 // "xxxxx" (an empty password stays empty). Every query parameter that is set
-// is included; ParseURI reads the result back to the same URI, password aside.
+// is included; ParseURI reads the result back to the same URI, password
+// aside (and but for the empty vhost, which a URL cannot express: it shows as
+// a bare "/").
 func (u URI) String() string {
 	var b strings.Builder
 	b.WriteString("amqp")

@@ -41,13 +41,13 @@ var parseTests = []struct {
 		u.Username, u.Password, u.Host, u.Port, u.Vhost = "usera", "apass", "hoast", 10000, "v/host"
 	})},
 	{"amqp://", def(nil)},
-	{"amqp://:@/", def(func(u *amqp.URI) { u.Username, u.Password, u.Vhost = "", "", "" })},
+	{"amqp://:@/", def(func(u *amqp.URI) { u.Username, u.Password = "", "" })},
 	{"amqp://user@", def(func(u *amqp.URI) { u.Username = "user" })},
 	{"amqp://user:pass@", def(func(u *amqp.URI) { u.Username, u.Password = "user", "pass" })},
 	{"amqp://host", def(func(u *amqp.URI) { u.Host = "host" })},
 	{"amqp://:10000", def(func(u *amqp.URI) { u.Port = 10000 })},
 	{"amqp:///vhost", def(func(u *amqp.URI) { u.Vhost = "vhost" })},
-	{"amqp://host/", def(func(u *amqp.URI) { u.Host, u.Vhost = "host", "" })},
+	{"amqp://host/", def(func(u *amqp.URI) { u.Host = "host" })},
 	{"amqp://host/%2f", def(func(u *amqp.URI) { u.Host = "host" })},
 	{"amqp://host/%2F", def(func(u *amqp.URI) { u.Host = "host" })},
 	{"amqp://[::1]", def(func(u *amqp.URI) { u.Host = "::1" })},
@@ -69,7 +69,7 @@ var parseTests = []struct {
 
 	// Query parameters.
 	{"amqp://host?heartbeat=10", def(func(u *amqp.URI) { u.Host, u.Heartbeat = "host", 10*time.Second })},
-	{"amqp://host/?heartbeat=0", def(func(u *amqp.URI) { u.Host, u.Vhost, u.Heartbeat = "host", "", amqp.NoHeartbeat })},
+	{"amqp://host/?heartbeat=0", def(func(u *amqp.URI) { u.Host, u.Heartbeat = "host", amqp.NoHeartbeat })},
 	{"amqp://host?frame_max=4096&channel_max=65535", def(func(u *amqp.URI) { u.Host, u.FrameMax, u.ChannelMax = "host", 4096, 65535 })},
 	{"amqp://host?frame_max=0&channel_max=0", def(func(u *amqp.URI) { u.Host = "host" })},
 	{"amqp://host?connection_timeout=10000", def(func(u *amqp.URI) { u.Host, u.ConnectionTimeout = "host", 10*time.Second })},
@@ -228,7 +228,7 @@ func TestParseURIErrorsHidePassword(t *testing.T) {
 func TestURIString(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"amqp://", "amqp://guest:xxxxx@localhost:5672/%2F"},
-		{"amqp://u:secret@h/", "amqp://u:xxxxx@h:5672/"},
+		{"amqp://u:secret@h/", "amqp://u:xxxxx@h:5672/%2F"},
 		{"amqp://u:@h/v", "amqp://u:@h:5672/v"},
 		{"amqps://a%40b:p@[::1]:1/v%2Fw?heartbeat=0&frame_max=8192&channel_max=7&connection_timeout=1500" +
 			"&auth_mechanism=EXTERNAL&cacertfile=/etc/ca+1.pem&certfile=c&keyfile=k&server_name_indication=sni&verify=verify_none",

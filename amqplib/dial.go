@@ -322,7 +322,7 @@ func (h *handshake) recv() (wire.Method, error) {
 				return nil, amqp.Wrap(amqp.ErrAuth, e)
 			}
 			if e.Code == amqp.NotAllowed && stage == "connection.open" {
-				return nil, fmt.Errorf("%w: %w (the vhost asked for: %q%s)", amqp.ErrHandshake, e, h.URI.Vhost, vhostHint(h.URI.Vhost))
+				return nil, fmt.Errorf("%w: %w (the vhost asked for: %q)", amqp.ErrHandshake, e, h.URI.Vhost)
 			}
 			return nil, amqp.Wrap(amqp.ErrHandshake, e)
 		}
@@ -354,15 +354,6 @@ func decodeMethod(p *Protocol, payload []byte, reuse func(wire.MethodID) wire.Me
 		return nil, &wire.FrameError{Code: amqp.FrameError, Msg: fmt.Sprintf("cannot decode %s: %v", m.Name(), err)}
 	}
 	return m, nil
-}
-
-// vhostHint explains the empty vhost, the usual cause of a 530 at
-// connection.open.
-func vhostHint(vhost string) string {
-	if vhost == "" {
-		return `; a URL path of just "/" names the empty vhost: leave the path out, or write /%2F, for the default vhost "/"`
-	}
-	return ""
 }
 
 // phaseError wraps an error of a dial phase (TCP, TLS) that ctx bounds: a

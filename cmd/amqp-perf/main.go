@@ -23,8 +23,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// defaultURL is used when neither -u nor $AMQP_URL is set (no trailing "/":
-// that would mean the empty vhost).
+// defaultURL is used when neither -u nor $AMQP_URL is set: the default
+// vhost "/" on localhost.
 const defaultURL = "amqp://guest:guest@localhost:5672"
 
 // config is the parsed command line.

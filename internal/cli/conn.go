@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -135,11 +134,11 @@ func (t *Tool) Connect() (*Session, error) {
 	var c Conn
 	if t.Conn.Protocol == Proto08 {
 		var c8 *client08.Conn
-		c8, err = client08.DialContext(context.Background(), DialURL(u), cfg)
+		c8, err = client08.DialURIContext(context.Background(), u, cfg)
 		c = conn08{c8}
 	} else {
 		var c9 *client091.Conn
-		c9, err = client091.DialContext(context.Background(), DialURL(u), cfg)
+		c9, err = client091.DialURIContext(context.Background(), u, cfg)
 		c = conn091{c9}
 	}
 	if err != nil {
@@ -151,35 +150,6 @@ func (t *Tool) Connect() (*Session, error) {
 		return nil, &OpError{Op: "opening a channel", Err: err}
 	}
 	return &Session{Conn: c, Channel: ch}, nil
-}
-
-// DialURL writes the parts of u the clients read from a URL (scheme, user,
-// password, host, port, vhost), every byte but unreserved ones
-// percent-encoded. The rest of u travels in amqp.Config. (amqp.URI.String
-// hides the password, so it cannot be used to dial.)
-func DialURL(u amqp.URI) string {
-	scheme := "amqp://"
-	if u.TLS {
-		scheme = "amqps://"
-	}
-	return scheme + escape(u.Username) + ":" + escape(u.Password) + "@" +
-		net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) + "/" + escape(u.Vhost)
-}
-
-func escape(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
 }
 
 // OpError says which step failed.

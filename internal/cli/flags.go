@@ -15,8 +15,7 @@ import (
 )
 
 // DefaultURL is used when neither --url nor $AMQP_URL is given: RabbitMQ on
-// localhost, user guest, vhost "/" (no path; a trailing "/" would mean the
-// empty vhost).
+// localhost, user guest, the default vhost "/".
 const DefaultURL = "amqp://guest:guest@localhost:5672"
 
 // Protocol versions accepted by --protocol.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +37,12 @@ func TestURI(t *testing.T) {
 	for _, tc := range []struct {
 		env  string
 		args []string
-		want string // DialURL of the result
+		want string // dialURL of the result
 	}{
 		{"", nil, "amqp://guest:guest@localhost:5672/%2F"},
 		{"amqp://u:p@h:1234/v", nil, "amqp://u:p@h:1234/v"},
 		{"amqp://u:p@h:1234/v", []string{"-u", "amqp://a:b@c"}, "amqp://a:b@c:5672/%2F"},
-		{"amqp://u:p@h:1234/", nil, "amqp://u:p@h:1234/"}, // trailing "/" is the empty vhost
+		{"amqp://u:p@h:1234/", nil, "amqp://u:p@h:1234/%2F"}, // a trailing "/" is the default vhost
 		// Flags override the URL's parts.
 		{"amqp://u:p@h:1234/v", []string{"--vhost", "/", "--username", "me", "--password", "p@ss:/w"}, "amqp://me:p%40ss%3A%2Fw@h:1234/%2F"},
 		{"amqp://u:p@h:1234/v", []string{"--port", "99"}, "amqp://u:p@h:99/v"},
@@ -61,12 +63,12 @@ func TestURI(t *testing.T) {
 			t.Errorf("env %q args %q: %v", tc.env, tc.args, err)
 			continue
 		}
-		if got := DialURL(u); got != tc.want {
+		if got := dialURL(u); got != tc.want {
 			t.Errorf("env %q args %q: %s, want %s", tc.env, tc.args, got, tc.want)
 		}
-		back, err := amqp.ParseURI(DialURL(u))
+		back, err := amqp.ParseURI(dialURL(u))
 		if err != nil || back.Username != u.Username || back.Password != u.Password || back.Vhost != u.Vhost || back.Addr() != u.Addr() {
-			t.Errorf("DialURL(%+v) does not parse back: %+v, %v", u, back, err)
+			t.Errorf("dialURL(%+v) does not parse back: %+v, %v", u, back, err)
 		}
 	}
 }
@@ -164,4 +166,33 @@ func TestDescribe(t *testing.T) {
 	if got := Quote("a\x00b\n\x7fé"); got != `a\000b\012\177é` {
 		t.Errorf("Quote = %q", got)
 	}
+}
+
+// dialURL writes the parts of u the clients read from a URL (scheme, user,
+// password, host, port, vhost), every byte but unreserved ones
+// percent-encoded. The rest of u travels in amqp.Config. (amqp.URI.String
+// hides the password, so tests compare this.)
+func dialURL(u amqp.URI) string {
+	scheme := "amqp://"
+	if u.TLS {
+		scheme = "amqps://"
+	}
+	return scheme + escape(u.Username) + ":" + escape(u.Password) + "@" +
+		net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) + "/" + escape(u.Vhost)
+}
+
+func escape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
