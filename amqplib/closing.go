@@ -229,19 +229,41 @@ func (c *Conn) Close(ctx context.Context, reason *amqp.Error) error {
 	return err
 }
 
-// awaitCloseOK waits for connection.close-ok, bounded by the timeout and
-// ctx. It reads for itself when nobody else does (turn.go), so closing an
-// idle connection needs no other goroutine; otherwise whoever reads routes
-// the close-ok.
+// awaitCloseOK waits for connection.close-ok, or for the connection to end.
 func (c *Conn) awaitCloseOK(ctx context.Context) error {
-	deadline := time.Now().Add(c.timeout)
-	timeout := func() error {
-		return fmt.Errorf("%w: no connection.close-ok from the broker within %s", amqp.ErrTimeout, c.timeout)
-	}
-	over := func() bool {
+	err := c.awaitChannel0(ctx, "connection.close-ok", func() (bool, <-chan struct{}) {
 		select {
 		case <-c.closeOK:
-			return true
+			return true, nil
+		default:
+			return false, c.closeOK
+		}
+	})
+	if errors.Is(err, errConnGone) {
+		return nil
+	}
+	return err
+}
+
+// errConnGone is awaitChannel0's answer when the connection ended first.
+var errConnGone = errors.New("connection gone")
+
+// awaitChannel0 waits for a reply on channel 0: until over reports true,
+// reading frames itself when nobody else reads. over also returns a channel
+// closed at its next change. It returns errConnGone when the connection ends
+// first, and an error matching amqp.ErrTimeout (or the context's) when the
+// timeout (or ctx) ends first.
+func (c *Conn) awaitChannel0(ctx context.Context, what string, over func() (bool, <-chan struct{})) error {
+	deadline := time.Now().Add(c.timeout)
+	timeout := func() error {
+		return fmt.Errorf("%w: no %s from the broker within %s", amqp.ErrTimeout, what, c.timeout)
+	}
+	ready := func() bool {
+		ok, _ := over()
+		return ok
+	}
+	gone := func() bool {
+		select {
 		case <-c.done:
 			return true
 		default:
@@ -252,27 +274,38 @@ func (c *Conn) awaitCloseOK(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, c.interruptLeader)
 		defer stop()
 	}
-	led, _, err := c.lead(nil, 0, func() bool { return over() || ctx.Err() != nil }, deadline)
+	led, _, err := c.lead(nil, 0, func() bool { return ready() || gone() || ctx.Err() != nil }, deadline)
 	switch {
-	case led && over():
+	case led && ready():
 		return nil
+	case led && gone():
+		return errConnGone
 	case led && errors.Is(err, errLeadTimeout):
 		return timeout()
 	case ctx.Err() != nil:
-		return ctxError(ctx, "waiting for connection.close-ok")
+		return ctxError(ctx, "waiting for "+what)
 	}
 	defer c.needReader()()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	select {
-	case <-c.closeOK:
-	case <-c.done:
-	case <-timer.C:
-		return timeout()
-	case <-ctx.Done():
-		return ctxError(ctx, "waiting for connection.close-ok")
+	for {
+		ok, changed := over()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-c.done:
+			if ready() {
+				return nil
+			}
+			return errConnGone
+		case <-timer.C:
+			return timeout()
+		case <-ctx.Done():
+			return ctxError(ctx, "waiting for "+what)
+		}
 	}
-	return nil
 }
 
 // hooks

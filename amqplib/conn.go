@@ -80,6 +80,7 @@ type Conn struct {
 	closeErr error // why the connection closed (nil after a clean Close)
 	blocked  string
 	unblock  chan struct{} // closed when the broker unblocks (nil while unblocked)
+	secret   secretState   // connection.update-secret calls (secret.go)
 
 	done      chan struct{} // closed when the connection is gone
 	closeOK   chan struct{} // closed when connection.close-ok arrived

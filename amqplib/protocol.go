@@ -34,6 +34,9 @@ type Steps struct {
 	SecureOK func(response string) wire.Method
 	TuneOK   func(channelMax uint16, frameMax uint32, heartbeat uint16) wire.Method
 	Open     func(vhost string) wire.Method
+	// UpdateSecret builds connection.update-secret (nil: the version lacks
+	// it).
+	UpdateSecret func(secret, reason string) wire.Method
 }
 
 // closeMethod builds a connection.close or channel.close with a reply.

@@ -155,6 +155,8 @@ func (c *Conn) connectionMethod(m wire.Method) error {
 		c.mu.Unlock()
 		c.events.push(hookEvent{kind: hookBlocked, reason: reason})
 		return nil
+	case k.ConnectionUpdateSecretOK:
+		return c.secretAnswered()
 	case k.ConnectionUnblocked:
 		c.mu.Lock()
 		c.blocked = ""

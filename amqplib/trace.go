@@ -6,14 +6,17 @@ import (
 	"github.com/amqplib-go/amqp/amqplib/wire"
 )
 
-// Frame tracing for Config.Trace. Only the login methods need care: their
-// response carries the password, so it is never formatted.
+// Frame tracing for Config.Trace. Only the login methods and
+// update-secret need care: they carry the password or token, so they are
+// never formatted.
 
 func (c *Conn) traceMethod(dir string, channel uint16, m wire.Method) {
 	k := &c.proto.Known
 	switch m.ID() {
 	case k.ConnectionStartOK, k.ConnectionSecureOK:
 		c.cfg.Trace(fmt.Sprintf("%s ch %d %s (login response hidden)", dir, channel, m.Name()))
+	case k.ConnectionUpdateSecret:
+		c.cfg.Trace(fmt.Sprintf("%s ch %d %s (secret hidden)", dir, channel, m.Name()))
 	default:
 		c.cfg.Trace(fmt.Sprintf("%s ch %d %s %+v", dir, channel, m.Name(), m))
 	}

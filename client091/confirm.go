@@ -22,7 +22,7 @@ func (ch *Channel) ConfirmSelect() error {
 // dispatches it.
 func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
 	if !ch.e.Confirming() {
-		return amqp.Invalid("channel %d is not in confirm mode (call spec091.ConfirmSelect first)", ch.ID())
+		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
 	}
 	seq, err := ch.publish(exchange, routingKey, &msg, opts, writeNow)
 	if err != nil {

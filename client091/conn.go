@@ -97,6 +97,18 @@ func (c *Conn) OnBlocked(fn func(reason string)) {
 	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnBlocked = fn })
 }
 
+// UpdateSecret replaces the secret the connection authenticated with (an
+// OAuth 2 access token about to expire) without reconnecting: it sends
+// RabbitMQ's connection.update-secret with reason (at most 255 bytes; it
+// appears in the broker's log) and waits for the broker's update-secret-ok,
+// bounded by the timeout and the connection's context. A broker that
+// refuses the secret closes the connection with 530 NOT_ALLOWED, and the
+// error matches amqp.ErrNotAllowed. The secret never appears in errors,
+// logs or traces.
+func (c *Conn) UpdateSecret(secret, reason string) error {
+	return c.common.Engine().UpdateSecret(c.Context(), secret, reason)
+}
+
 // OnUnblocked sets a hook called when the broker unblocks publishers.
 func (c *Conn) OnUnblocked(fn func()) {
 	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnUnblocked = fn })

@@ -65,3 +65,26 @@ func TestBrokerMissingVhostNamed(t *testing.T) {
 		assert.Contains(t, err.Error(), "the vhost asked for: \""+vhost+"\"")
 	}
 }
+
+// RabbitMQ accepts a new secret on a live connection (with its internal
+// backend the secret is the password) and the connection goes on working.
+func TestBrokerUpdateSecret(t *testing.T) {
+	uri, err := amqp.ParseURI(testbroker.URL(t))
+	require.NoError(t, err)
+	conn, err := client091.DialURI(uri, amqp.Config{})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.UpdateSecret(uri.Password, "token refresh"))
+	require.NoError(t, conn.UpdateSecret(uri.Password, "and again"))
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	q, err := ch.QueueDeclare("", amqp.QueueOptions{Exclusive: true})
+	require.NoError(t, err)
+	require.NoError(t, ch.ConfirmSelect())
+	require.NoError(t, ch.PublishConfirmed("", q.Name, amqp.NewMessage("after the update")))
+	d, ok, err := ch.Get(q.Name, amqp.GetOptions{NoAck: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "after the update", string(d.Body))
+	require.NoError(t, conn.Close())
+}

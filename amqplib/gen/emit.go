@@ -24,6 +24,8 @@ var knownMethods = []struct{ method, field string }{
 	{"connection.close-ok", "ConnectionCloseOK"},
 	{"connection.blocked", "ConnectionBlocked"},
 	{"connection.unblocked", "ConnectionUnblocked"},
+	{"connection.update-secret", "ConnectionUpdateSecret"},
+	{"connection.update-secret-ok", "ConnectionUpdateSecretOK"},
 	{"channel.open", "ChannelOpen"},
 	{"channel.open-ok", "ChannelOpenOK"},
 	{"channel.flow", "ChannelFlow"},

@@ -1644,5 +1644,5 @@ var Known = wire.Known{
 	TxCommitOK:         90<<16 | 21, // tx.commit-ok
 	TxRollback:         90<<16 | 30, // tx.rollback
 	TxRollbackOK:       90<<16 | 31, // tx.rollback-ok
-	// Not in this spec: ConnectionBlocked, ConnectionUnblocked, BasicNack.
+	// Not in this spec: ConnectionBlocked, ConnectionUnblocked, ConnectionUpdateSecret, ConnectionUpdateSecretOK, BasicNack.
 }

@@ -32,5 +32,8 @@ var Protocol = &amqplib.Protocol{
 			return &ConnectionTuneOK{ChannelMax: ch, FrameMax: fr, Heartbeat: hb}
 		},
 		Open: func(vhost string) wire.Method { return &ConnectionOpen{VirtualHost: vhost} },
+		UpdateSecret: func(secret, reason string) wire.Method {
+			return &ConnectionUpdateSecret{NewSecret: secret, Reason: reason}
+		},
 	},
 }

@@ -56,6 +56,7 @@ type Known struct {
 	ConnectionTune, ConnectionTuneOK, ConnectionOpen, ConnectionOpenOK       MethodID
 	ConnectionRedirect, ConnectionClose, ConnectionCloseOK                   MethodID
 	ConnectionBlocked, ConnectionUnblocked                                   MethodID
+	ConnectionUpdateSecret, ConnectionUpdateSecretOK                         MethodID
 	ChannelOpen, ChannelOpenOK, ChannelFlow, ChannelFlowOK, ChannelAlert     MethodID
 	ChannelClose, ChannelCloseOK                                             MethodID
 	BasicConsumeOK, BasicCancel, BasicCancelOK, BasicPublish, BasicReturn    MethodID
