@@ -52,7 +52,7 @@ type Error struct {
 func (e *Error) Error() string {
 	s := "amqp: " + strconv.Itoa(e.Code) + " " + escapeControl(e.Text)
 	if e.ClassID != 0 || e.MethodID != 0 {
-		s += " (" + MethodName(e.ClassID, e.MethodID) + ")"
+		s += " (" + methodName(e.ClassID, e.MethodID) + ")"
 	}
 	return s
 }
@@ -154,18 +154,9 @@ func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
 // Unwrap returns the reason.
 func (e *ClosedError) Unwrap() error { return e.Reason }
 
-// Wrap returns an error that matches both kind (e.g. ErrAuth) and err (e.g.
-// the broker's *Error) with errors.Is and errors.As, and reads
-// "amqp: <kind>: <err>" with the "amqp:" prefix once.
-func Wrap(kind, err error) error { return &wrapped{kind: kind, err: err} }
-
-type wrapped struct{ kind, err error }
-
-func (w *wrapped) Error() string   { return w.kind.Error() + ": " + trimPrefix(w.err.Error()) }
-func (w *wrapped) Unwrap() []error { return []error{w.kind, w.err} }
-
-// Invalid returns an error wrapping ErrInvalidArgument with a formatted detail.
-func Invalid(format string, args ...any) error {
+// invalid returns an error wrapping ErrInvalidArgument with a formatted
+// detail (internal/amqperr builds the library's own).
+func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
 }
 
@@ -185,9 +176,4 @@ func trimPrefix(s string) string {
 		return s[6:]
 	}
 	return s
-}
-
-// ErrUnsupportedf returns an error wrapping ErrUnsupported with a detail.
-func ErrUnsupportedf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
 }

@@ -20,9 +20,9 @@ var methodNames = map[uint32]string{
 	85<<16 | 10: "select", 90<<16 | 10: "select", 90<<16 | 20: "commit", 90<<16 | 30: "rollback",
 }
 
-// MethodName names a client-sent method by ids, "queue.declare" for 50/10, for
+// methodName names a client-sent method by ids, "queue.declare" for 50/10, for
 // error messages. Unknown ids are printed as numbers ("60.999").
-func MethodName(classID, methodID uint16) string {
+func methodName(classID, methodID uint16) string {
 	c, ok := classNames[classID]
 	m, ok2 := methodNames[uint32(classID)<<16|uint32(methodID)]
 	if !ok || !ok2 {

@@ -404,13 +404,13 @@ func (u URI) TLSConfig() (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, Invalid("cacertfile %q: no PEM certificate found", u.CACertFile)
+			return nil, invalid("cacertfile %q: no PEM certificate found", u.CACertFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if u.CertFile != "" || u.KeyFile != "" {
 		if u.CertFile == "" || u.KeyFile == "" {
-			return nil, Invalid("certfile and keyfile must be given together")
+			return nil, invalid("certfile and keyfile must be given together")
 		}
 		certPEM, err := readFile("certfile", u.CertFile)
 		if err != nil {
@@ -422,7 +422,7 @@ func (u URI) TLSConfig() (*tls.Config, error) {
 		}
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, Invalid("certfile %q, keyfile %q: %v", u.CertFile, u.KeyFile, err)
+			return nil, invalid("certfile %q, keyfile %q: %v", u.CertFile, u.KeyFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
@@ -438,13 +438,13 @@ func readFile(param, name string) ([]byte, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, Invalid("%s %q: %w", param, name, err)
+		return nil, invalid("%s %q: %w", param, name, err)
 	}
 	return b, nil
 }
 
 func uriError(format string, args ...any) error {
-	return Invalid("URI: "+format, args...)
+	return invalid("URI: "+format, args...)
 }
 
 func badParam(key, val, want string) error {

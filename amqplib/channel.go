@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 const (
@@ -99,7 +100,7 @@ func (c *Conn) Lookup(id uint16) *Channel {
 func (c *Conn) allocate(id uint16) (*Channel, error) {
 	max := c.tuned.ChannelMax
 	if int(id) > int(max) {
-		return nil, amqp.Invalid("channel id %d out of range 1..%d", id, max)
+		return nil, amqperr.Invalid("channel id %d out of range 1..%d", id, max)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,7 +125,7 @@ func (c *Conn) allocate(id uint16) (*Channel, error) {
 			return nil, fmt.Errorf("%w: all %d channels are in use", amqp.ErrInvalidArgument, max)
 		}
 	} else if c.chans[id].Load() != nil {
-		return nil, amqp.Invalid("channel %d is in use (open, or closing until the broker's close-ok)", id)
+		return nil, amqperr.Invalid("channel %d is in use (open, or closing until the broker's close-ok)", id)
 	}
 	ch := &Channel{c: c, id: id, name: "channel " + strconv.Itoa(int(id)), reply: make(chan reply, 1), done: make(chan struct{}), freed: make(chan struct{})}
 	ch.queue.signal = make(chan struct{}, 1)

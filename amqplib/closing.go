@@ -10,6 +10,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Closing: how channels and the connection end.
@@ -152,9 +153,9 @@ func checkReason(reason *amqp.Error) error {
 	case reason == nil:
 		return nil
 	case reason.Code < 0 || reason.Code > 65535:
-		return amqp.Invalid("reply code %d out of range 0..65535", reason.Code)
+		return amqperr.Invalid("reply code %d out of range 0..65535", reason.Code)
 	case len(reason.Text) > 255:
-		return amqp.Invalid("reply text of %d bytes: at most 255", len(reason.Text))
+		return amqperr.Invalid("reply text of %d bytes: at most 255", len(reason.Text))
 	}
 	return nil
 }

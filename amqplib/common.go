@@ -9,6 +9,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Common is the part of the Channel API that both dialects share. The
@@ -269,7 +270,7 @@ func Options[T any](opts []T) (T, error) {
 	case 1:
 		return opts[0], nil
 	}
-	return zero, amqp.Invalid("at most one %T may be given, got %d", zero, len(opts))
+	return zero, amqperr.Invalid("at most one %T may be given, got %d", zero, len(opts))
 }
 
 // OpenChannel opens a channel (id 0: the next free one) and wraps it in the
@@ -289,7 +290,7 @@ func OpenChannel[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan
 func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
 	if id == 0 {
 		var zero C
-		return zero, amqp.Invalid("channel id 0 is the connection's")
+		return zero, amqperr.Invalid("channel id 0 is the connection's")
 	}
 	c.byID.Lock()
 	defer c.byID.Unlock()

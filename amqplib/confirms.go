@@ -8,6 +8,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Publisher confirms.
@@ -208,14 +209,14 @@ func (ch *Channel) WaitConfirm(ctx context.Context, seq uint64) error {
 		return fmt.Errorf("%w: %s is not in confirm mode (call ConfirmSelect first)", amqp.ErrInvalidArgument, ch.name)
 	}
 	if seq == 0 || seq > next {
-		return amqp.Invalid("no message with sequence number %d was published on %s", seq, ch.name)
+		return amqperr.Invalid("no message with sequence number %d was published on %s", seq, ch.name)
 	}
 	return ch.waitConfirms(ctx, "confirm of message "+fmt.Sprint(seq), func(cf *confirms) (bool, error) {
 		if !cf.isResolved(seq) {
 			return false, nil
 		}
 		if !cf.inWindow(seq) {
-			return true, amqp.Invalid("the outcome of message %d on %s is no longer known: over %d messages were published since", seq, ch.name, confirmWindow)
+			return true, amqperr.Invalid("the outcome of message %d on %s is no longer known: over %d messages were published since", seq, ch.name, confirmWindow)
 		}
 		if !cf.isNacked(seq) {
 			return true, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // assembly is a message being received: its method, then a content header,
@@ -169,7 +170,7 @@ func (ch *Channel) publishContent(ctx context.Context, req wire.Method, msg *amq
 		hstart := e.BeginFrame(wire.FrameHeader, ch.id)
 		e.ContentHeader(req.ID().Class(), uint64(len(body)), &msg.Properties)
 		if len(e.Buf)-hstart > max && e.Err() == nil {
-			e.Fail(amqp.Invalid("message properties of %d bytes do not fit in one frame (frame_max %d)", len(e.Buf)-hstart, c.tuned.FrameMax))
+			e.Fail(amqperr.Invalid("message properties of %d bytes do not fit in one frame (frame_max %d)", len(e.Buf)-hstart, c.tuned.FrameMax))
 		}
 		e.EndFrame(hstart)
 		if e.Err() != nil {

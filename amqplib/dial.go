@@ -16,6 +16,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Dial connects to the broker named by uri, sends the protocol header, runs
@@ -309,7 +310,7 @@ func (h *handshake) recv() (wire.Method, error) {
 		}
 		m, err := decodeMethod(h.c.proto, payload, nil, new(wire.Decoder))
 		if err != nil {
-			return nil, amqp.Wrap(amqp.ErrHandshake, err)
+			return nil, amqperr.Wrap(amqp.ErrHandshake, err)
 		}
 		if h.c.cfg.Trace != nil {
 			h.c.traceMethod("<-", 0, m)
@@ -319,12 +320,12 @@ func (h *handshake) recv() (wire.Method, error) {
 			stage := h.stage
 			_ = h.send(h.c.proto.NewMethod(h.c.proto.Known.ConnectionCloseOK))
 			if e.Code == amqp.AccessRefused {
-				return nil, amqp.Wrap(amqp.ErrAuth, e)
+				return nil, amqperr.Wrap(amqp.ErrAuth, e)
 			}
 			if e.Code == amqp.NotAllowed && stage == "connection.open" {
 				return nil, fmt.Errorf("%w: %w (the vhost asked for: %q)", amqp.ErrHandshake, e, h.URI.Vhost)
 			}
-			return nil, amqp.Wrap(amqp.ErrHandshake, e)
+			return nil, amqperr.Wrap(amqp.ErrHandshake, e)
 		}
 		return m, nil
 	}

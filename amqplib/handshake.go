@@ -8,6 +8,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // steps runs the handshake from connection.start to connection.open-ok.
@@ -115,7 +116,7 @@ func authResponse(mech, user, pass string) (string, error) {
 		e.Octet('S')
 		e.LongStr(pass)
 		if e.Err() != nil {
-			return "", amqp.Invalid("user name too long for AMQPLAIN")
+			return "", amqperr.Invalid("user name too long for AMQPLAIN")
 		}
 		return string(e.Buf), nil
 	case "EXTERNAL":

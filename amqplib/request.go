@@ -6,6 +6,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Request-shaped helpers shared by the dialects' typed APIs: the dialect
@@ -46,10 +47,10 @@ func (ch *Channel) Count(ctx context.Context, req wire.Method, noWait bool, repl
 // broker's by the router as it routes consume-ok (Channel.consumeOK).
 func (ch *Channel) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, okID wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
 	if fn == nil {
-		return "", amqp.Invalid("Consume needs a callback")
+		return "", amqperr.Invalid("Consume needs a callback")
 	}
 	if o.NoWait && o.Tag == "" {
-		return "", amqp.Invalid("a no-wait consumer needs a tag")
+		return "", amqperr.Invalid("a no-wait consumer needs a tag")
 	}
 	// Registered as the request goes out (under the RPC lock, so a refused
 	// call changes nothing); undone if the call fails.
@@ -132,7 +133,7 @@ func (ch *Channel) CancelConsumer(ctx context.Context, req wire.Method, tag stri
 // CheckPublish refuses publish options RabbitMQ would close the connection for.
 func CheckPublish(o amqp.PublishOptions) error {
 	if o.Immediate {
-		return amqp.ErrUnsupportedf("the immediate flag: RabbitMQ 3.0 and later close the connection for it")
+		return amqperr.Unsupported("the immediate flag: RabbitMQ 3.0 and later close the connection for it")
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func CheckPublish(o amqp.PublishOptions) error {
 // CheckReject refuses Multiple, which basic.reject cannot carry.
 func CheckReject(o amqp.NackOptions) error {
 	if o.Multiple {
-		return amqp.Invalid("basic.reject takes one delivery; use Nack for Multiple")
+		return amqperr.Invalid("basic.reject takes one delivery; use Nack for Multiple")
 	}
 	return nil
 }
@@ -149,10 +150,10 @@ func CheckReject(o amqp.NackOptions) error {
 // RabbitMQ, which closes the connection for it (540 NOT_IMPLEMENTED).
 func (ch *Channel) CheckQos(prefetchCount int, o amqp.QosOptions) error {
 	if prefetchCount < 0 || prefetchCount > 65535 {
-		return amqp.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
+		return amqperr.Invalid("prefetch count %d out of range 0..65535", prefetchCount)
 	}
 	if o.PrefetchSize != 0 && ch.isRabbit() {
-		return amqp.ErrUnsupportedf("basic.qos with a prefetch size: RabbitMQ closes the connection for it")
+		return amqperr.Unsupported("basic.qos with a prefetch size: RabbitMQ closes the connection for it")
 	}
 	return nil
 }
@@ -165,7 +166,7 @@ func (ch *Channel) isRabbit() bool {
 // CheckFlow refuses pausing a RabbitMQ channel, which closes the connection.
 func (ch *Channel) CheckFlow(o amqp.FlowOptions) error {
 	if o.Stop && ch.isRabbit() {
-		return amqp.ErrUnsupportedf("channel.flow with active=false: RabbitMQ closes the connection for it")
+		return amqperr.Unsupported("channel.flow with active=false: RabbitMQ closes the connection for it")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/spec08"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Publish sends a message to an exchange ("" is the default exchange, which
@@ -44,7 +45,7 @@ func (ch *Channel) Consume(queue string, fn func(d *amqp.Delivery), opts ...amqp
 		return "", err
 	}
 	if len(o.Arguments) > 0 {
-		return "", amqp.Invalid("AMQP 0-8 basic.consume has no arguments table (x-priority and other consumer arguments need 0-9-1)")
+		return "", amqperr.Invalid("AMQP 0-8 basic.consume has no arguments table (x-priority and other consumer arguments need 0-9-1)")
 	}
 	return ch.e.StartConsumer(ch.Context(), &spec08.BasicConsume{Ticket: ch.ticket(), Queue: queue, ConsumerTag: o.Tag, NoLocal: o.NoLocal,
 		NoAck: o.NoAck, Exclusive: o.Exclusive, NoWait: o.NoWait}, o, spec08.IDBasicConsumeOK, fn)

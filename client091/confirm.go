@@ -3,6 +3,7 @@ package client091
 import (
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/spec091"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // ConfirmSelect puts the channel in confirm mode: from now on the broker
@@ -22,7 +23,7 @@ func (ch *Channel) ConfirmSelect() error {
 // dispatches it.
 func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
 	if !ch.e.Confirming() {
-		return amqp.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
+		return amqperr.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
 	}
 	seq, err := ch.publish(exchange, routingKey, &msg, opts, writeNow)
 	if err != nil {

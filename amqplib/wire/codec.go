@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // TablePolicy selects which field-table value types an Encoder may write.
@@ -75,11 +76,11 @@ func (e *Encoder) LongLong(v uint64) { e.Buf = binary.BigEndian.AppendUint64(e.B
 // UTF-8 (RabbitMQ rejects both) are refused with amqp.ErrInvalidArgument.
 func (e *Encoder) ShortStr(s string) {
 	if len(s) > 255 {
-		e.Fail(amqp.Invalid("short string of %d bytes exceeds 255: %.40q...", len(s), s))
+		e.Fail(amqperr.Invalid("short string of %d bytes exceeds 255: %.40q...", len(s), s))
 		return
 	}
 	if !utf8.ValidString(s) {
-		e.Fail(amqp.Invalid("short string %q is not valid UTF-8", s))
+		e.Fail(amqperr.Invalid("short string %q is not valid UTF-8", s))
 		return
 	}
 	e.Buf = append(e.Buf, byte(len(s)))
@@ -90,7 +91,7 @@ func (e *Encoder) ShortStr(s string) {
 // refused with amqp.ErrInvalidArgument.
 func (e *Encoder) LongStr(s string) {
 	if uint64(len(s)) > math.MaxUint32 {
-		e.Fail(amqp.Invalid("long string of %d bytes exceeds 4 GiB", len(s)))
+		e.Fail(amqperr.Invalid("long string of %d bytes exceeds 4 GiB", len(s)))
 		return
 	}
 	e.Long(uint32(len(s)))
@@ -100,7 +101,7 @@ func (e *Encoder) LongStr(s string) {
 // LongBytes appends a long string from bytes, with the limit of LongStr.
 func (e *Encoder) LongBytes(b []byte) {
 	if uint64(len(b)) > math.MaxUint32 {
-		e.Fail(amqp.Invalid("long string of %d bytes exceeds 4 GiB", len(b)))
+		e.Fail(amqperr.Invalid("long string of %d bytes exceeds 4 GiB", len(b)))
 		return
 	}
 	e.Long(uint32(len(b)))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // MaxTableDepth is how deeply field tables and arrays may nest, counting the
@@ -72,7 +73,7 @@ func (e *Encoder) endLength(at int) {
 	}
 	n := len(e.Buf) - at - 4
 	if uint64(n) > math.MaxUint32 {
-		e.Fail(amqp.Invalid("field table or array of %d bytes exceeds 4 GiB", n))
+		e.Fail(amqperr.Invalid("field table or array of %d bytes exceeds 4 GiB", n))
 		return
 	}
 	binary.BigEndian.PutUint32(e.Buf[at:at+4], uint32(n))
@@ -183,13 +184,13 @@ func (e *Encoder) value(key string, idx int, v any, depth int) {
 	case []amqp.Table:
 		e.array(key, idx, len(v), depth, func(i int) any { return v[i] })
 	default:
-		e.Fail(amqp.Invalid("header %s: unsupported value type %T", keyName(key, idx), v))
+		e.Fail(amqperr.Invalid("header %s: unsupported value type %T", keyName(key, idx), v))
 	}
 }
 
 func (e *Encoder) uint64Value(key string, idx int, v uint64) {
 	if v > math.MaxInt64 {
-		e.Fail(amqp.Invalid("header %s: unsigned value %d does not fit a signed 64-bit field", keyName(key, idx), v))
+		e.Fail(amqperr.Invalid("header %s: unsigned value %d does not fit a signed 64-bit field", keyName(key, idx), v))
 		return
 	}
 	e.Octet('l')
@@ -203,7 +204,7 @@ func (e *Encoder) decimal(v amqp.Decimal) {
 
 func (e *Encoder) nestedTable(key string, idx int, t map[string]any, depth int) {
 	if depth >= MaxTableDepth {
-		e.Fail(amqp.Invalid("header %s: tables and arrays nest deeper than %d levels", keyName(key, idx), MaxTableDepth))
+		e.Fail(amqperr.Invalid("header %s: tables and arrays nest deeper than %d levels", keyName(key, idx), MaxTableDepth))
 		return
 	}
 	e.Octet('F')
@@ -213,7 +214,7 @@ func (e *Encoder) nestedTable(key string, idx int, t map[string]any, depth int) 
 // array appends an A value of n elements, fetched with elem.
 func (e *Encoder) array(key string, idx int, n int, depth int, elem func(int) any) {
 	if depth >= MaxTableDepth {
-		e.Fail(amqp.Invalid("header %s: tables and arrays nest deeper than %d levels", keyName(key, idx), MaxTableDepth))
+		e.Fail(amqperr.Invalid("header %s: tables and arrays nest deeper than %d levels", keyName(key, idx), MaxTableDepth))
 		return
 	}
 	e.Octet('A')
@@ -288,11 +289,11 @@ func (e *Encoder) value08(key string, idx int, v any, depth int) {
 func (e *Encoder) refuse08(key string, idx int, v any) {
 	switch v.(type) {
 	case nil:
-		e.Fail(amqp.Invalid("header %s: AMQP 0-8 cannot carry a nil (void) value", keyName(key, idx)))
+		e.Fail(amqperr.Invalid("header %s: AMQP 0-8 cannot carry a nil (void) value", keyName(key, idx)))
 	case int8, uint8, int16, uint16, int32, uint32, int64, int, uint, uint64:
-		e.Fail(amqp.Invalid("header %s: AMQP 0-8 cannot carry integer %d: only 32-bit signed integers", keyName(key, idx), v))
+		e.Fail(amqperr.Invalid("header %s: AMQP 0-8 cannot carry integer %d: only 32-bit signed integers", keyName(key, idx), v))
 	default:
-		e.Fail(amqp.Invalid("header %s: AMQP 0-8 cannot carry a value of type %T (only string, int32, Decimal, time.Time and Table)", keyName(key, idx), v))
+		e.Fail(amqperr.Invalid("header %s: AMQP 0-8 cannot carry a value of type %T (only string, int32, Decimal, time.Time and Table)", keyName(key, idx), v))
 	}
 }
 
