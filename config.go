@@ -79,6 +79,17 @@ type Config struct {
 	// frame in flight for a channel just closed), with the attribute
 	// "component"="amqp" (nil: none). Passwords never reach it.
 	Logger *slog.Logger
+	// Addresses lists more "host:port" endpoints of the same broker or
+	// cluster, dialled with the URL's credentials, vhost and TLS settings
+	// (the TLS server name is each address's host unless TLS.ServerName is
+	// set). Dial tries the URL's address and these, each once, in shuffled
+	// order, and returns the first connection that opens; a refused login or
+	// vhost (403, 530) stops it at once, since every node would say the same.
+	// A host without a port takes the URL's port.
+	Addresses []string
+	// Recovery, when not nil, turns on automatic recovery: see Recovery.
+	// nil (the default): the connection ends with an error when it fails.
+	Recovery *Recovery
 	// Trace receives one line per frame sent ("->") or received ("<-"),
 	// e.g. "<- ch 1 basic.deliver &{ConsumerTag:...}" (nil: none). Login
 	// responses are never shown, so passwords never reach it. It is called

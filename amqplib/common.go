@@ -177,9 +177,17 @@ func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (Con
 	return DialURI(ctx, p, uri, cfg)
 }
 
-// DialURI dials a URI value with protocol p (the dialects' DialURI).
+// DialURI dials a URI value with protocol p (the dialects' DialURI): the
+// URI's address and cfg.Addresses, each once, in shuffled order.
 func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (ConnCommon, error) {
-	c, err := Dial(ctx, p, uri, cfg)
+	if cfg.Recovery != nil {
+		return ConnCommon{}, amqperr.Unsupported("Config.Recovery: automatic recovery is not built yet; leave it nil")
+	}
+	eps, err := endpoints(uri, cfg.Addresses)
+	if err != nil {
+		return ConnCommon{}, err
+	}
+	c, err := dialAny(ctx, p, eps, cfg)
 	if err != nil {
 		return ConnCommon{}, err
 	}

@@ -119,6 +119,7 @@ func (t *Tool) Connect() (*Session, error) {
 		ChannelMax:        u.ChannelMax,
 		AuthMechanisms:    u.AuthMechanisms,
 		ConnectionName:    t.Name,
+		Addresses:         t.Conn.Addresses(),
 		Trace:             t.trace(),
 	}
 	if cfg.ConnectionTimeout == 0 {

@@ -28,7 +28,7 @@ const (
 // amqp-tools (see librabbitmq-tools(7)) and this module's additions.
 type ConnFlags struct {
 	URL       string
-	Server    string // host[:port]
+	Server    string // host[:port], or a comma-separated list of them
 	Port      int
 	Vhost     string
 	Username  string
@@ -49,7 +49,7 @@ type ConnFlags struct {
 
 func (c *ConnFlags) register(conn, extra *pflag.FlagSet) {
 	conn.StringVarP(&c.URL, "url", "u", "", "the AMQP URL to connect to (default $AMQP_URL, else "+DefaultURL+")")
-	conn.StringVarP(&c.Server, "server", "s", "", "the AMQP server to connect to, as host or host:port")
+	conn.StringVarP(&c.Server, "server", "s", "", "the AMQP server to connect to, as host or host:port; a comma-separated list names more nodes of a cluster, tried in shuffled order")
 	conn.IntVar(&c.Port, "port", 0, "the port to connect on")
 	conn.StringVar(&c.Vhost, "vhost", "", "the vhost to use when connecting")
 	conn.StringVar(&c.Username, "username", "", "the username to login with")
@@ -85,16 +85,33 @@ func (c *ConnFlags) check() error {
 		return errors.New("--authfile cannot be used with --username or --password")
 	}
 	if c.set("server") {
-		if _, port, hasPort := splitServer(c.Server); hasPort {
+		for _, s := range strings.Split(c.Server, ",") {
+			host, port, hasPort := splitServer(s)
+			if host == "" {
+				return fmt.Errorf("--server: empty host in %q", c.Server)
+			}
+			if !hasPort {
+				continue
+			}
 			if c.set("port") {
 				return errors.New("both --server and --port options specify the server port")
 			}
 			if _, err := parsePort(port); err != nil {
-				return fmt.Errorf("bad server port number in %q", c.Server)
+				return fmt.Errorf("bad server port number in %q", s)
 			}
 		}
 	}
 	return nil
+}
+
+// Addresses returns the servers after the first of a comma-separated
+// --server, for amqp.Config.Addresses.
+func (c *ConnFlags) Addresses() []string {
+	if !c.set("server") {
+		return nil
+	}
+	servers := strings.Split(c.Server, ",")
+	return servers[1:]
 }
 
 // URI assembles where to connect: --url, else $AMQP_URL, else DefaultURL,
@@ -117,7 +134,8 @@ func (c *ConnFlags) URI(getenv func(string) string) (amqp.URI, error) {
 	}
 	portGiven := false
 	if c.set("server") {
-		host, port, hasPort := splitServer(c.Server)
+		first, _, _ := strings.Cut(c.Server, ",")
+		host, port, hasPort := splitServer(first)
 		u.Host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 		// As in amqp-tools, a server without a port means the standard port.
 		u.Port = 0

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func parse(t *testing.T, args ...string) *Tool {
@@ -92,10 +94,22 @@ func TestURIOptions(t *testing.T) {
 	}
 }
 
+// A comma-separated --server: the first is the URL's host, the others go
+// to Config.Addresses.
+func TestServerList(t *testing.T) {
+	tool := parse(t, "-s", "a:1,b:2,[::1]:3,c")
+	u, err := tool.Conn.URI(env(""))
+	require.NoError(t, err)
+	assert.Equal(t, "a", u.Host)
+	assert.Equal(t, 1, u.Port)
+	assert.Equal(t, []string{"b:2", "[::1]:3", "c"}, tool.Conn.Addresses())
+	assert.Nil(t, parse(t).Conn.Addresses())
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--protocol", "0-10"}, {"--timeout", "-1s"}, {"--heartbeat", "-1"}, {"--port", "0"}, {"--port", "x"},
-		{"-s", "h:1", "--port", "2"}, {"-s", "h:x"}, {"--authfile", "f", "--username", "u"}, {"--bogus"},
+		{"-s", "h:1", "--port", "2"}, {"-s", "h:x"}, {"-s", "h,i:x"}, {"-s", "h,,i"}, {"-s", "h,i:1", "--port", "2"}, {"--authfile", "f", "--username", "u"}, {"--bogus"},
 	} {
 		var stderr strings.Builder
 		tool := New("amqp-test", "[OPTIONS]...", io.Discard, &stderr)

@@ -1,0 +1,65 @@
+package amqp
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+)
+
+// Default recovery backoff bounds (Recovery.MinBackoff, Recovery.MaxBackoff).
+const (
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// ErrStaleDelivery is returned by an ack, nack or reject of a delivery
+// received before the connection recovered: the broker forgot it with the
+// old connection (and requeued it), so nothing is sent.
+var ErrStaleDelivery = errors.New("amqp: stale delivery tag (received before the connection recovered)")
+
+// Recovery turns on automatic recovery (Config.Recovery): when the
+// connection fails, the client connects again by itself, to the URL's
+// address or any of Config.Addresses, restores what the program had, and
+// resumes the calls that were waiting. Its zero value is the default policy:
+// backoff from 100 ms to 30 s, and never give up.
+type Recovery struct {
+	// MinBackoff and MaxBackoff bound the wait between rounds of dial
+	// attempts (one round tries every address once, in shuffled order; the
+	// first round starts at once). The wait grows exponentially from
+	// MinBackoff and is drawn at random up to that bound ("full jitter"), so
+	// that many clients do not come back at the same instant. Defaults
+	// DefaultMinBackoff and DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxAttempts gives up after that many failed dial attempts in one
+	// recovery (each address tried counts once); 0 means no limit.
+	MaxAttempts int
+	// GiveUpAfter gives up once a recovery has run that long without
+	// success; 0 means no limit. The connection then ends with the last
+	// error, and every blocked call returns.
+	GiveUpAfter time.Duration
+}
+
+// Backoff returns how long to wait before round n of dial attempts (round 0
+// is the first, which starts at once): a random duration up to
+// MinBackoff*2^(n-1), capped at MaxBackoff.
+func (r *Recovery) Backoff(round int) time.Duration {
+	if round <= 0 {
+		return 0
+	}
+	lo, hi := r.MinBackoff, r.MaxBackoff
+	if lo <= 0 {
+		lo = DefaultMinBackoff
+	}
+	if hi <= 0 {
+		hi = DefaultMaxBackoff
+	}
+	if hi < lo {
+		hi = lo
+	}
+	bound := lo
+	for i := 1; i < round && bound < hi; i++ {
+		bound *= 2
+	}
+	bound = min(bound, hi)
+	return time.Duration(rand.Int64N(int64(bound)) + 1)
+}
