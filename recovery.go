@@ -2,7 +2,9 @@ package amqp
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -63,3 +65,23 @@ func (r *Recovery) Backoff(round int) time.Duration {
 	bound = min(bound, hi)
 	return time.Duration(rand.Int64N(int64(bound)) + 1)
 }
+
+// DialError says that no address could be dialled; it matches (errors.Is,
+// errors.As) each address's error.
+type DialError struct {
+	Addrs []string
+	Errs  []error
+}
+
+// Error lists each address with its error.
+func (e *DialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "amqp: could not connect to any of %d addresses", len(e.Addrs))
+	for i, a := range e.Addrs {
+		fmt.Fprintf(&b, "; %s: %s", a, strings.TrimPrefix(e.Errs[i].Error(), "amqp: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the errors of every address.
+func (e *DialError) Unwrap() []error { return e.Errs }

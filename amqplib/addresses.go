@@ -3,7 +3,6 @@ package amqplib
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 
@@ -33,26 +32,6 @@ func endpoints(uri amqp.URI, extra []string) ([]amqp.URI, error) {
 	return out, nil
 }
 
-// DialError says that no address could be dialled; it matches (errors.Is,
-// errors.As) each address's error.
-type DialError struct {
-	Addrs []string
-	Errs  []error
-}
-
-// Error lists each address with its error.
-func (e *DialError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "amqp: could not connect to any of %d addresses", len(e.Addrs))
-	for i, a := range e.Addrs {
-		fmt.Fprintf(&b, "; %s: %s", a, strings.TrimPrefix(e.Errs[i].Error(), "amqp: "))
-	}
-	return b.String()
-}
-
-// Unwrap returns the errors of every address.
-func (e *DialError) Unwrap() []error { return e.Errs }
-
 // final reports whether a dial error would be the same on every node of a
 // cluster (a refused login or vhost) or ends the caller's wait.
 func final(ctx context.Context, err error) bool {
@@ -66,7 +45,7 @@ func dialAny(ctx context.Context, p *Protocol, eps []amqp.URI, cfg amqp.Config) 
 	if len(eps) == 1 {
 		return Dial(ctx, p, eps[0], cfg)
 	}
-	de := &DialError{}
+	de := &amqp.DialError{}
 	for _, u := range eps {
 		c, err := Dial(ctx, p, u, cfg)
 		if err == nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amqplib-go/amqp"
-	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
 	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
@@ -51,7 +50,7 @@ func TestAddressesSkipDeadOne(t *testing.T) {
 func TestAddressesAllDead(t *testing.T) {
 	a, b := deadAddr(t), deadAddr(t)
 	_, err := client091.DialConfig("amqp://guest:secret-pw@"+a, amqp.Config{Addresses: []string{b, a}})
-	var de *amqplib.DialError
+	var de *amqp.DialError
 	require.ErrorAs(t, err, &de)
 	assert.ElementsMatch(t, []string{a, b}, de.Addrs, "each address once")
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
@@ -78,7 +77,7 @@ func TestAddressesAuthRefusedStops(t *testing.T) {
 	two := amqptest.NewServer(t, spec091.Protocol, refuse)
 	_, err := client091.DialConfig(one.URL, amqp.Config{Addresses: []string{two.Addr}})
 	require.ErrorIs(t, err, amqp.ErrAuth)
-	var de *amqplib.DialError
+	var de *amqp.DialError
 	assert.False(t, errors.As(err, &de), "not a list of addresses: %v", err)
 	assert.Equal(t, int32(1), sessions.Load())
 }
