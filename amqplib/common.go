@@ -17,12 +17,12 @@ import (
 // context bounds every blocking call made through it, with the timeout (see
 // BindCommon).
 type Common struct {
-	ch  *Channel
+	c   *Chan
 	ctx context.Context
 }
 
-// NewCommon wraps an engine channel.
-func NewCommon(ch *Channel) Common { return Common{ch: ch, ctx: context.Background()} }
+// NewCommon wraps a channel.
+func NewCommon(c *Chan) Common { return Common{c: c, ctx: context.Background()} }
 
 // BindCommon returns c with its blocking calls also bounded by ctx (the
 // dialects' WithContext).
@@ -40,38 +40,38 @@ func (c Common) Context() context.Context { return c.ctx }
 
 // String describes the channel: "channel 1 of AMQP 0-9-1 connection to
 // 127.0.0.1:5672 (open)".
-func (c Common) String() string { return c.ch.name + " of " + c.ch.c.String() }
+func (c Common) String() string { return c.c.Engine().name + " of " + c.c.Engine().c.String() }
 
 // GoString is String, so that %#v shows no internals.
 func (c Common) GoString() string { return c.String() }
 
 // Engine returns the engine channel, for sending methods this package does
 // not wrap (Call, Send).
-func (c Common) Engine() *Channel { return c.ch }
+func (c Common) Engine() *Chan { return c.c }
 
 // ID returns the channel number.
-func (c Common) ID() uint16 { return c.ch.id }
+func (c Common) ID() uint16 { return c.c.id }
 
 // Close closes the channel (close handshake, bounded by the timeout).
 // Closing a closed channel returns nil.
-func (c Common) Close() error { return c.ch.Close(c.ctx, nil) }
+func (c Common) Close() error { return c.c.Engine().Close(c.ctx, nil) }
 
 // CloseWith closes the channel as Close does, sending the reply code and
 // text given (py-amqplib's close(reply_code, reply_text)); a text over 255
 // bytes is refused with an error matching amqp.ErrInvalidArgument.
 func (c Common) CloseWith(code int, text string) error {
-	return c.ch.Close(c.ctx, &amqp.Error{Code: code, Text: text})
+	return c.c.Engine().Close(c.ctx, &amqp.Error{Code: code, Text: text})
 }
 
 // IsClosed reports whether the channel is closed or closing.
-func (c Common) IsClosed() bool { return c.ch.IsClosed() }
+func (c Common) IsClosed() bool { return c.c.Engine().IsClosed() }
 
 // Err returns why the channel closed: the broker's *amqp.Error, the
 // connection's reason, or nil while open or after Close.
-func (c Common) Err() error { return c.ch.Err() }
+func (c Common) Err() error { return c.c.Engine().Err() }
 
 // Done is closed when the channel has closed.
-func (c Common) Done() <-chan struct{} { return c.ch.done }
+func (c Common) Done() <-chan struct{} { return c.c.Engine().done }
 
 // Wait dispatches one event (a delivery to its consumer's callback, a
 // returned message, a confirm, a cancel) on the caller's goroutine, waiting
@@ -81,44 +81,46 @@ func (c Common) Done() <-chan struct{} { return c.ch.done }
 // WaitTimeout, WaitContext), one at a time: a Wait from inside a callback,
 // or from a second goroutine while one runs, is refused with an error
 // matching amqp.ErrInvalidArgument.
-func (c Common) Wait() error { return c.ch.wait(time.Time{}, c.ctx) }
+func (c Common) Wait() error { return c.c.Engine().wait(time.Time{}, c.ctx) }
 
 // WaitTimeout is Wait bounded by d; it returns an error matching
 // amqp.ErrTimeout when nothing arrived.
-func (c Common) WaitTimeout(d time.Duration) error { return c.ch.wait(time.Now().Add(d), c.ctx) }
+func (c Common) WaitTimeout(d time.Duration) error {
+	return c.c.Engine().wait(time.Now().Add(d), c.ctx)
+}
 
 // WaitContext is Wait bounded by ctx; it returns an error matching ctx's
 // (context.Canceled, or context.DeadlineExceeded and amqp.ErrTimeout).
-func (c Common) WaitContext(ctx context.Context) error { return c.ch.wait(time.Time{}, ctx) }
+func (c Common) WaitContext(ctx context.Context) error { return c.c.Engine().wait(time.Time{}, ctx) }
 
 // Pending returns how many events wait to be dispatched.
-func (c Common) Pending() int { return c.ch.Pending() }
+func (c Common) Pending() int { return c.c.Engine().Pending() }
 
 // OnReturn sets the callback for mandatory messages the broker could not
 // route; it runs inside Wait. Without one, returns are dropped.
-func (c Common) OnReturn(fn func(*amqp.Return)) { c.ch.OnReturn(fn) }
+func (c Common) OnReturn(fn func(*amqp.Return)) { c.c.Engine().OnReturn(fn) }
 
 // OnCancel sets the callback for consumers the broker cancelled (queue
 // deleted, node down); it runs inside Wait.
-func (c Common) OnCancel(fn func(consumerTag string)) { c.ch.OnCancel(fn) }
+func (c Common) OnCancel(fn func(consumerTag string)) { c.c.Engine().OnCancel(fn) }
 
 // TxSelect puts the channel in transaction mode: publishes and acks take
 // effect at TxCommit. A channel in confirm mode cannot be transactional:
 // that is refused with an error matching amqp.ErrInvalidArgument before
 // anything is sent, and the channel stays open.
 func (c Common) TxSelect() error {
-	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxSelect, c.ch.c.proto.Known.TxSelectOK)
+	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxSelect, c.c.Engine().c.proto.Known.TxSelectOK)
 }
 
 // TxCommit commits the current transaction; when it returns, the
 // transaction's messages are in their queues.
 func (c Common) TxCommit() error {
-	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxCommit, c.ch.c.proto.Known.TxCommitOK)
+	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxCommit, c.c.Engine().c.proto.Known.TxCommitOK)
 }
 
 // TxRollback abandons the current transaction.
 func (c Common) TxRollback() error {
-	return c.ch.tx(c.ctx, c.ch.c.proto.Known.TxRollback, c.ch.c.proto.Known.TxRollbackOK)
+	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxRollback, c.c.Engine().c.proto.Known.TxRollbackOK)
 }
 
 // tx sends one of the field-less tx methods and waits for its reply.
@@ -144,7 +146,7 @@ func (ch *Channel) tx(ctx context.Context, req, reply wire.MethodID) error {
 // context bounds its blocking calls (opening a channel, Close), with the
 // timeout (see BindConnCommon).
 type ConnCommon struct {
-	c   *Conn
+	s   *Session
 	ctx context.Context
 }
 
@@ -162,10 +164,10 @@ func BindConnCommon(c ConnCommon, ctx context.Context) ConnCommon {
 func (c ConnCommon) Context() context.Context { return c.ctx }
 
 // String describes the connection: protocol, broker address and state.
-func (c ConnCommon) String() string { return c.c.String() }
+func (c ConnCommon) String() string { return c.s.Conn().String() }
 
 // GoString is String, so that %#v shows no internals (nor any secret).
-func (c ConnCommon) GoString() string { return c.c.String() }
+func (c ConnCommon) GoString() string { return c.s.Conn().String() }
 
 // DialURL parses an AMQP URI and dials it with protocol p (the dialects'
 // Dial functions).
@@ -195,77 +197,81 @@ func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (C
 }
 
 // NewConnCommon wraps an engine connection.
-func NewConnCommon(c *Conn) ConnCommon { return ConnCommon{c: c, ctx: context.Background()} }
+func NewConnCommon(c *Conn) ConnCommon {
+	return ConnCommon{s: newSession(c), ctx: context.Background()}
+}
 
 // Engine returns the engine connection.
-func (c ConnCommon) Engine() *Conn { return c.c }
+func (c ConnCommon) Engine() *Conn { return c.s.Conn() }
 
 // Close closes every channel and the connection with the close handshake,
 // then the socket; bounded by the timeout and idempotent.
-func (c ConnCommon) Close() error { return c.c.Close(c.ctx, nil) }
+func (c ConnCommon) Close() error { return c.s.Conn().Close(c.ctx, nil) }
 
 // CloseWith closes the connection as Close does, sending the reply code
 // and text given (py-amqplib's close(reply_code, reply_text)); a text over
 // 255 bytes is refused with an error matching amqp.ErrInvalidArgument.
 func (c ConnCommon) CloseWith(code int, text string) error {
-	return c.c.Close(c.ctx, &amqp.Error{Code: code, Text: text})
+	return c.s.Conn().Close(c.ctx, &amqp.Error{Code: code, Text: text})
 }
 
 // State returns "open", "closing" or "closed".
-func (c ConnCommon) State() string { return c.c.State() }
+func (c ConnCommon) State() string { return c.s.Conn().State() }
 
 // RemoteAddr returns the broker's address, as the socket has it.
-func (c ConnCommon) RemoteAddr() net.Addr { return c.c.nc.RemoteAddr() }
+func (c ConnCommon) RemoteAddr() net.Addr { return c.s.Conn().nc.RemoteAddr() }
 
 // LocalAddr returns the connection's local address.
-func (c ConnCommon) LocalAddr() net.Addr { return c.c.nc.LocalAddr() }
+func (c ConnCommon) LocalAddr() net.Addr { return c.s.Conn().nc.LocalAddr() }
 
 // IsClosed reports whether the connection is closed.
-func (c ConnCommon) IsClosed() bool { return c.c.State() == StateClosed }
+func (c ConnCommon) IsClosed() bool { return c.s.Conn().State() == StateClosed }
 
 // Err returns why the connection closed: nil while open or after Close.
-func (c ConnCommon) Err() error { return c.c.Err() }
+func (c ConnCommon) Err() error { return c.s.Conn().Err() }
 
 // Done is closed when the connection has closed.
-func (c ConnCommon) Done() <-chan struct{} { return c.c.done }
+func (c ConnCommon) Done() <-chan struct{} { return c.s.Conn().done }
 
 // ServerProperties returns the broker's connection.start properties.
-func (c ConnCommon) ServerProperties() amqp.Table { return c.c.tuned.ServerProperties }
+func (c ConnCommon) ServerProperties() amqp.Table { return c.s.Conn().tuned.ServerProperties }
 
 // ServerVersion returns the broker's product and version, e.g. "RabbitMQ 3.10.8".
 func (c ConnCommon) ServerVersion() string {
-	p, _ := c.c.tuned.ServerProperties["product"].(string)
-	v, _ := c.c.tuned.ServerProperties["version"].(string)
+	p, _ := c.s.Conn().tuned.ServerProperties["product"].(string)
+	v, _ := c.s.Conn().tuned.ServerProperties["version"].(string)
 	return strings.TrimSpace(p + " " + v)
 }
 
 // ChannelMax returns the negotiated highest channel number.
-func (c ConnCommon) ChannelMax() uint16 { return c.c.tuned.ChannelMax }
+func (c ConnCommon) ChannelMax() uint16 { return c.s.Conn().tuned.ChannelMax }
 
 // FrameMax returns the negotiated largest frame size in bytes.
-func (c ConnCommon) FrameMax() uint32 { return c.c.tuned.FrameMax }
+func (c ConnCommon) FrameMax() uint32 { return c.s.Conn().tuned.FrameMax }
 
 // Heartbeat returns the negotiated heartbeat interval (0: off).
-func (c ConnCommon) Heartbeat() time.Duration { return c.c.tuned.Heartbeat }
+func (c ConnCommon) Heartbeat() time.Duration { return c.s.Conn().tuned.Heartbeat }
 
 // Capability reports whether the broker announced a capability in its
 // server properties (e.g. "consumer_priorities").
 func (c ConnCommon) Capability(name string) bool {
-	caps, _ := c.c.tuned.ServerProperties["capabilities"].(amqp.Table)
+	caps, _ := c.s.Conn().tuned.ServerProperties["capabilities"].(amqp.Table)
 	v, _ := caps[name].(bool)
 	return v
 }
 
 // OnClose sets a hook called once when the connection closes, with the
 // reason (nil after Close). It runs on the connection's event goroutine.
-func (c ConnCommon) OnClose(fn func(err error)) { c.c.SetHooks(func(h *Hooks) { h.OnClose = fn }) }
+func (c ConnCommon) OnClose(fn func(err error)) {
+	c.s.Conn().SetHooks(func(h *Hooks) { h.OnClose = fn })
+}
 
 // OnFlow sets a hook called when the broker turns a channel's flow off
 // (active false) or back on (channel.flow). The library answers the broker
 // itself; while the flow is off, publishes on that channel wait for it,
 // bounded by Config.Timeout. It runs on the connection's event goroutine.
 func (c ConnCommon) OnFlow(fn func(channel uint16, active bool)) {
-	c.c.SetHooks(func(h *Hooks) { h.OnFlow = fn })
+	c.s.Conn().SetHooks(func(h *Hooks) { h.OnFlow = fn })
 }
 
 // Options returns the single optional options struct of a variadic call
@@ -283,19 +289,23 @@ func Options[T any](opts []T) (T, error) {
 
 // OpenChannel opens a channel (id 0: the next free one) and wraps it in the
 // dialect's type; the wrapper is kept so ChannelByID returns the same one.
-func OpenChannel[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
-	ch, err := c.open(ctx, id, func(ch *Channel) any { return wrap(ch) })
+func OpenChannel[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan) C) (C, error) {
+	ch, err := c.open(ctx, id, func(ch *Channel) any {
+		s := newChan(ch)
+		s.owner = wrap(s)
+		return s
+	})
 	if err != nil {
 		var zero C
 		return zero, err
 	}
-	return ch.owner.(C), nil
+	return ch.owner.(*Chan).owner.(C), nil
 }
 
 // ChannelByID returns the open channel id in the dialect's type, opening it
 // if needed. Concurrent calls for one id open it once and return the same
 // value.
-func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Channel) C) (C, error) {
+func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan) C) (C, error) {
 	if id == 0 {
 		var zero C
 		return zero, amqperr.Invalid("channel id 0 is the connection's")
@@ -303,8 +313,10 @@ func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan
 	c.byID.Lock()
 	defer c.byID.Unlock()
 	if ch := c.Lookup(id); ch != nil {
-		if w, ok := ch.owner.(C); ok {
-			return w, nil
+		if s, ok := ch.owner.(*Chan); ok {
+			if w, ok := s.owner.(C); ok {
+				return w, nil
+			}
 		}
 	}
 	return OpenChannel(ctx, c, id, wrap)

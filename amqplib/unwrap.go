@@ -12,7 +12,7 @@ var (
 )
 
 // RegisterUnwrap adds a dialect's unwrapper: it returns the *Conn or
-// *Channel behind one of the dialect's values, or nil.
+// *Chan behind one of the dialect's values, or nil.
 func RegisterUnwrap(f func(v any) any) {
 	unwrapMu.Lock()
 	defer unwrapMu.Unlock()
@@ -36,4 +36,9 @@ func ConnOf(v any) *Conn { c, _ := unwrap(v).(*Conn); return c }
 
 // ChannelOf returns the engine channel behind a dialect's *Channel (nil for
 // anything else).
-func ChannelOf(v any) *Channel { ch, _ := unwrap(v).(*Channel); return ch }
+func ChannelOf(v any) *Channel {
+	if c, ok := unwrap(v).(*Chan); ok {
+		return c.Engine()
+	}
+	return nil
+}

@@ -24,7 +24,7 @@ import (
 // setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
 	common amqplib.Common // the shared channel API (zapi.go forwards to it)
-	e      *amqplib.Channel
+	e      *amqplib.Chan
 	s      *shared
 	fixed  *amqp.Ticket // set on a WithTicket view
 }
@@ -37,7 +37,7 @@ type shared struct {
 	pub    spec08.BasicPublish // reused so publishing allocates nothing
 }
 
-func wrap(ch *amqplib.Channel) *Channel {
+func wrap(ch *amqplib.Chan) *Channel {
 	return &Channel{common: amqplib.NewCommon(ch), e: ch, s: &shared{}}
 }
 

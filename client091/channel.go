@@ -20,11 +20,11 @@ import (
 // WaitConfirms, the callback setters, Pending, IsClosed, Err, Done and Close.
 type Channel struct {
 	common amqplib.Common // the shared channel API (zapi.go forwards to it)
-	e      *amqplib.Channel
+	e      *amqplib.Chan
 	pub    *publisher // shared by every view of the channel
 }
 
-func wrap(ch *amqplib.Channel) *Channel {
+func wrap(ch *amqplib.Chan) *Channel {
 	return &Channel{common: amqplib.NewCommon(ch), e: ch, pub: &publisher{}}
 }
 
