@@ -88,9 +88,3 @@ func TestAddressesInvalid(t *testing.T) {
 	require.ErrorIs(t, err, amqp.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "h:notaport")
 }
-
-// Recovery is not built yet: asking for it is refused, never ignored.
-func TestRecoveryRefusedUntilBuilt(t *testing.T) {
-	_, err := client091.DialConfig("amqp://localhost", amqp.Config{Recovery: &amqp.Recovery{}})
-	require.ErrorIs(t, err, amqp.ErrUnsupported)
-}

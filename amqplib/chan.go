@@ -2,10 +2,15 @@ package amqplib
 
 import (
 	"context"
+	"reflect"
+	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
+	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
 // Stable channels: the value a dialect's Channel holds.
@@ -16,24 +21,181 @@ import (
 //     keeps its id. cur is the engine Channel on the connection now in use;
 //     it is the only way from a Chan to the engine, so a call always works
 //     on the channel of one connection from start to end.
-//   - Until recovery is built, cur is set once, when the channel opens.
+//   - cur changes only in recovery (session.go), after the new engine
+//     channel got the channel's modes and consumers again; cur pairs the
+//     engine channel with its epoch, so a tag is never mapped with another
+//     epoch's numbers.
+//   - Delivery tags the program sees are the engine's plus epoch<<40: they
+//     keep increasing across recoveries, and a tag of an earlier epoch is
+//     refused (ErrStaleDelivery) instead of acking another message.
+//   - A call that fails because its connection died (and recovery is on)
+//     waits for the recovery and runs again on the new channel (do); acks
+//     and the confirm waits are never run again.
+//   - The log holds what a new channel must replay, in order: qos, confirm
+//     and tx selects, consumers (a cancelled one is removed).
 //   - The dialect's wrapper (owner) is set before the Chan is published to
 //     lookups (the engine channel's owner is the Chan).
 type Chan struct {
 	id    uint16
-	cur   atomic.Pointer[Channel]
+	s     *Session
+	cur   atomic.Pointer[link]
 	owner any // the dialect's *Channel
+
+	mu  sync.Mutex // guards log
+	log []logEntry
+}
+
+// link is an engine channel and the epoch it belongs to.
+type link struct {
+	ch    *Channel
+	epoch uint64
+}
+
+// tagShift places the epoch above the engine's delivery tags.
+const tagShift = 40
+
+type logKind int
+
+const (
+	logCall logKind = iota // qos, tx.select: a call replayed as it is
+	logConfirm
+	logConsume
+)
+
+type logEntry struct {
+	kind  logKind
+	m     wire.Method
+	reply wire.MethodID
+	opts  amqp.ConsumeOptions
+	fn    func(*amqp.Delivery)
 }
 
 // newChan wraps an engine channel.
-func newChan(ch *Channel) *Chan {
-	c := &Chan{id: ch.id}
-	c.cur.Store(ch)
+func newChan(s *Session, ch *Channel) *Chan {
+	c := &Chan{id: ch.id, s: s}
+	c.cur.Store(&link{ch: ch})
 	return c
 }
 
 // Engine returns the engine channel now in use.
-func (c *Chan) Engine() *Channel { return c.cur.Load() }
+func (c *Chan) Engine() *Channel { return c.cur.Load().ch }
+
+// untrack stops recovery restoring the channel (the program closed it).
+func (c *Chan) untrack() {
+	if c.s != nil {
+		c.s.untrack(c)
+	}
+}
+
+// recovers reports whether calls on c survive a lost connection.
+func (c *Chan) recovers() bool { return c.s != nil && c.s.rec != nil }
+
+// do runs fn on the engine channel now in use; when it fails because the
+// connection died and recovery is on, it waits for the recovery and runs
+// fn again on the restored channel.
+func (c *Chan) do(ctx context.Context, fn func(l *link) error) error {
+	for {
+		l := c.cur.Load()
+		err := fn(l)
+		if err == nil || !c.recovers() || !l.ch.lostWithConn() {
+			return err
+		}
+		if werr := c.s.await(ctx, l.ch.c); werr != nil {
+			return werr
+		}
+		if c.cur.Load() == l { // not restored (closed meanwhile)
+			return err
+		}
+	}
+}
+
+// record appends to the log (recovery only).
+func (c *Chan) record(e logEntry) {
+	if !c.recovers() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.log); e.kind == logCall && n > 0 && c.log[n-1].kind == logCall && c.log[n-1].m.ID() == e.m.ID() {
+		c.log[n-1] = e // a qos replacing the one before it
+		return
+	}
+	c.log = append(c.log, e)
+}
+
+// forget removes a consumer from the log.
+func (c *Chan) forget(tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = slices.DeleteFunc(c.log, func(e logEntry) bool { return e.kind == logConsume && e.opts.Tag == tag })
+}
+
+// deliveries wraps a consumer callback so that it sees the program's tags.
+func (c *Chan) deliveries(epoch uint64, fn func(*amqp.Delivery)) func(*amqp.Delivery) {
+	if !c.recovers() {
+		return fn
+	}
+	return func(d *amqp.Delivery) {
+		d.DeliveryTag += epoch << tagShift
+		fn(d)
+	}
+}
+
+// EngineTag maps a delivery tag the program holds to the engine channel's:
+// a tag from before the last recovery is refused with ErrStaleDelivery. 0
+// (with multiple: every outstanding delivery) stays 0.
+func (c *Chan) EngineTag(tag uint64) (uint64, error) {
+	base := c.cur.Load().epoch << tagShift
+	if tag == 0 || base == 0 {
+		return tag, nil
+	}
+	if tag <= base {
+		return 0, amqperr.Wrap(amqp.ErrStaleDelivery, amqperr.Invalid("delivery tag %d", tag))
+	}
+	return tag - base, nil
+}
+
+// reopen opens the channel again on c and replays its log; the new engine
+// channel is returned, not yet current.
+func (c *Chan) reopen(ctx context.Context, conn *Conn) (*link, error) {
+	old := c.cur.Load()
+	ch, err := conn.open(ctx, c.id, func(*Channel) any { return c })
+	if err != nil {
+		return nil, err
+	}
+	ch.copyHandlers(old.ch)
+	l := &link{ch: ch, epoch: old.epoch + 1}
+	c.mu.Lock()
+	log := slices.Clone(c.log)
+	c.mu.Unlock()
+	for _, e := range log {
+		switch e.kind {
+		case logCall:
+			_, err = ch.Call(ctx, e.m, e.reply)
+		case logConfirm:
+			err = ch.SelectConfirms(ctx, e.m, e.reply)
+		case logConsume:
+			if !old.ch.HasConsumer(e.opts.Tag) { // cancelled by the broker
+				c.forget(e.opts.Tag)
+				continue
+			}
+			_, err = ch.StartConsumer(ctx, e.m, e.opts, e.reply, c.deliveries(l.epoch, e.fn))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// setStringField sets a generated method's string field by name (the
+// consumer tag of a replayed basic.consume).
+func setStringField(m wire.Method, name, v string) {
+	f := reflect.ValueOf(m).Elem().FieldByName(name)
+	if f.IsValid() && f.Kind() == reflect.String && f.CanSet() {
+		f.SetString(v)
+	}
+}
 
 // ID returns the channel number.
 func (c *Chan) ID() uint16 { return c.id }
@@ -41,59 +203,158 @@ func (c *Chan) ID() uint16 { return c.id }
 // Call sends a synchronous method and waits for one of the replies (see
 // Channel.Call).
 func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
-	return c.Engine().Call(ctx, req, replies...)
+	var m wire.Method
+	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Call(ctx, req, replies...); return err })
+	if err == nil && len(replies) == 1 && req.Name() == "basic.qos" {
+		c.record(logEntry{kind: logCall, m: req, reply: replies[0]})
+	}
+	return m, err
 }
 
 // Request is Call, or Send when noWait (see Channel.Request).
 func (c *Chan) Request(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
-	return c.Engine().Request(ctx, req, noWait, reply)
+	var m wire.Method
+	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Request(ctx, req, noWait, reply); return err })
+	return m, err
 }
 
 // DeclareQueue declares a queue (see Channel.DeclareQueue).
 func (c *Chan) DeclareQueue(ctx context.Context, req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
-	return c.Engine().DeclareQueue(ctx, req, name, noWait, reply)
+	var q amqp.QueueInfo
+	err := c.do(ctx, func(l *link) (err error) { q, err = l.ch.DeclareQueue(ctx, req, name, noWait, reply); return err })
+	return q, err
 }
 
 // Count sends a purge or delete and returns its message count (see
 // Channel.Count).
 func (c *Chan) Count(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
-	return c.Engine().Count(ctx, req, noWait, reply)
+	var n int
+	err := c.do(ctx, func(l *link) (err error) { n, err = l.ch.Count(ctx, req, noWait, reply); return err })
+	return n, err
 }
 
 // StartConsumer registers a consumer (see Channel.StartConsumer).
 func (c *Chan) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, okID wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
-	return c.Engine().StartConsumer(ctx, req, o, okID, fn)
+	var tag string
+	err := c.do(ctx, func(l *link) (err error) {
+		tag, err = l.ch.StartConsumer(ctx, req, o, okID, c.deliveries(l.epoch, fn))
+		return err
+	})
+	if err == nil && c.recovers() {
+		o.Tag = tag
+		setStringField(req, "ConsumerTag", tag)
+		c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn})
+	}
+	return tag, err
 }
 
 // CancelConsumer cancels a consumer (see Channel.CancelConsumer).
 func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, reply wire.MethodID) error {
-	return c.Engine().CancelConsumer(ctx, req, tag, reply)
+	if c.recovers() {
+		c.forget(tag)
+	}
+	err := c.Engine().CancelConsumer(ctx, req, tag, reply)
+	if err != nil && c.recovers() && c.Engine().lostWithConn() {
+		return nil // the consumer went with the connection, and is not restored
+	}
+	return err
 }
 
 // Send writes an asynchronous method (see Channel.Send).
-func (c *Chan) Send(req wire.Method) error { return c.Engine().Send(req) }
+//
+// With recovery on, the delivery tag of an ack, nack or reject is mapped to
+// the engine channel's (EngineTag); a tag from before a recovery is refused
+// with ErrStaleDelivery and nothing is sent.
+func (c *Chan) Send(req wire.Method) error {
+	if c.recovers() {
+		switch req.Name() {
+		case "basic.ack", "basic.nack", "basic.reject":
+			f := reflect.ValueOf(req).Elem().FieldByName("DeliveryTag")
+			if f.IsValid() && f.CanSet() {
+				t, err := c.EngineTag(f.Uint())
+				if err != nil {
+					return err
+				}
+				f.SetUint(t)
+			}
+		}
+	}
+	return c.Engine().Send(req)
+}
 
 // PublishContent publishes a message (see Channel.PublishContent).
 func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
-	return c.Engine().PublishContent(ctx, req, msg)
+	var seq uint64
+	err := c.do(ctx, func(l *link) (err error) { seq, err = l.ch.PublishContent(ctx, req, msg); return err })
+	return seq, err
 }
 
 // PublishContentNow publishes a message and flushes it (see
 // Channel.PublishContentNow).
 func (c *Chan) PublishContentNow(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
-	return c.Engine().PublishContentNow(ctx, req, msg)
+	var seq uint64
+	err := c.do(ctx, func(l *link) (err error) { seq, err = l.ch.PublishContentNow(ctx, req, msg); return err })
+	return seq, err
+}
+
+// PublishConfirmed publishes with publish and waits for its confirm; when
+// the connection is lost meanwhile and recovers, the message is published
+// again on the restored channel (at least once).
+func (c *Chan) PublishConfirmed(ctx context.Context, publish func(ch *Channel) (uint64, error)) error {
+	return c.do(ctx, func(l *link) error {
+		seq, err := publish(l.ch)
+		if err != nil {
+			return err
+		}
+		return l.ch.WaitConfirm(ctx, seq)
+	})
 }
 
 // GetMessage sends basic.get and returns its message (see
 // Channel.GetMessage).
 func (c *Chan) GetMessage(ctx context.Context, req wire.Method) (*amqp.Delivery, bool, error) {
-	return c.Engine().GetMessage(ctx, req)
+	var d *amqp.Delivery
+	var ok bool
+	err := c.do(ctx, func(l *link) (err error) {
+		d, ok, err = l.ch.GetMessage(ctx, req)
+		if ok && c.recovers() {
+			d.DeliveryTag += l.epoch << tagShift
+		}
+		return err
+	})
+	return d, ok, err
 }
 
 // SelectConfirms puts the channel in confirm mode (see
 // Channel.SelectConfirms).
 func (c *Chan) SelectConfirms(ctx context.Context, req wire.Method, reply wire.MethodID) error {
-	return c.Engine().SelectConfirms(ctx, req, reply)
+	err := c.do(ctx, func(l *link) error { return l.ch.SelectConfirms(ctx, req, reply) })
+	if err == nil {
+		c.record(logEntry{kind: logConfirm, m: req, reply: reply})
+	}
+	return err
+}
+
+// Tx sends one of the tx methods and waits for its reply; tx.select is
+// replayed after a recovery. A commit or rollback whose connection died is
+// not run again: the transaction went with it.
+func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
+	ch := c.Engine()
+	k := &ch.c.proto.Known
+	if req != k.TxSelect {
+		return ch.tx(ctx, req, reply)
+	}
+	err := c.do(ctx, func(l *link) error { return l.ch.tx(ctx, req, reply) })
+	if err == nil {
+		c.record(logEntry{kind: logCall, m: ch.c.proto.NewMethod(req), reply: reply})
+	}
+	return err
+}
+
+// Wait dispatches one event (see Common.Wait); across a recovery it goes
+// on with the restored channel.
+func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
+	return c.do(ctx, func(l *link) error { return l.ch.wait(deadline, ctx) })
 }
 
 // Confirming reports whether the channel is in confirm mode.

@@ -164,6 +164,17 @@ func (ch *Channel) Err() error {
 	return ch.reason
 }
 
+// lostWithConn reports whether the channel ended only because its
+// connection did (not by a channel error, a give-up or Close).
+func (ch *Channel) lostWithConn() bool {
+	if !ch.c.isDone() {
+		return false
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.state == chClosed && ch.reason == nil
+}
+
 // usable returns a ClosedError unless the channel is open.
 func (ch *Channel) usable() error {
 	ch.mu.Lock()

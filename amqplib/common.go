@@ -54,12 +54,13 @@ func (c Common) ID() uint16 { return c.c.id }
 
 // Close closes the channel (close handshake, bounded by the timeout).
 // Closing a closed channel returns nil.
-func (c Common) Close() error { return c.c.Engine().Close(c.ctx, nil) }
+func (c Common) Close() error { c.c.untrack(); return c.c.Engine().Close(c.ctx, nil) }
 
 // CloseWith closes the channel as Close does, sending the reply code and
 // text given (py-amqplib's close(reply_code, reply_text)); a text over 255
 // bytes is refused with an error matching amqp.ErrInvalidArgument.
 func (c Common) CloseWith(code int, text string) error {
+	c.c.untrack()
 	return c.c.Engine().Close(c.ctx, &amqp.Error{Code: code, Text: text})
 }
 
@@ -81,17 +82,17 @@ func (c Common) Done() <-chan struct{} { return c.c.Engine().done }
 // WaitTimeout, WaitContext), one at a time: a Wait from inside a callback,
 // or from a second goroutine while one runs, is refused with an error
 // matching amqp.ErrInvalidArgument.
-func (c Common) Wait() error { return c.c.Engine().wait(time.Time{}, c.ctx) }
+func (c Common) Wait() error { return c.c.wait(time.Time{}, c.ctx) }
 
 // WaitTimeout is Wait bounded by d; it returns an error matching
 // amqp.ErrTimeout when nothing arrived.
 func (c Common) WaitTimeout(d time.Duration) error {
-	return c.c.Engine().wait(time.Now().Add(d), c.ctx)
+	return c.c.wait(time.Now().Add(d), c.ctx)
 }
 
 // WaitContext is Wait bounded by ctx; it returns an error matching ctx's
 // (context.Canceled, or context.DeadlineExceeded and amqp.ErrTimeout).
-func (c Common) WaitContext(ctx context.Context) error { return c.c.Engine().wait(time.Time{}, ctx) }
+func (c Common) WaitContext(ctx context.Context) error { return c.c.wait(time.Time{}, ctx) }
 
 // Pending returns how many events wait to be dispatched.
 func (c Common) Pending() int { return c.c.Engine().Pending() }
@@ -109,18 +110,18 @@ func (c Common) OnCancel(fn func(consumerTag string)) { c.c.Engine().OnCancel(fn
 // that is refused with an error matching amqp.ErrInvalidArgument before
 // anything is sent, and the channel stays open.
 func (c Common) TxSelect() error {
-	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxSelect, c.c.Engine().c.proto.Known.TxSelectOK)
+	return c.c.Tx(c.ctx, c.c.Engine().c.proto.Known.TxSelect, c.c.Engine().c.proto.Known.TxSelectOK)
 }
 
 // TxCommit commits the current transaction; when it returns, the
 // transaction's messages are in their queues.
 func (c Common) TxCommit() error {
-	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxCommit, c.c.Engine().c.proto.Known.TxCommitOK)
+	return c.c.Tx(c.ctx, c.c.Engine().c.proto.Known.TxCommit, c.c.Engine().c.proto.Known.TxCommitOK)
 }
 
 // TxRollback abandons the current transaction.
 func (c Common) TxRollback() error {
-	return c.c.Engine().tx(c.ctx, c.c.Engine().c.proto.Known.TxRollback, c.c.Engine().c.proto.Known.TxRollbackOK)
+	return c.c.Tx(c.ctx, c.c.Engine().c.proto.Known.TxRollback, c.c.Engine().c.proto.Known.TxRollbackOK)
 }
 
 // tx sends one of the field-less tx methods and waits for its reply.
@@ -182,9 +183,6 @@ func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (Con
 // DialURI dials a URI value with protocol p (the dialects' DialURI): the
 // URI's address and cfg.Addresses, each once, in shuffled order.
 func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (ConnCommon, error) {
-	if cfg.Recovery != nil {
-		return ConnCommon{}, amqperr.Unsupported("Config.Recovery: automatic recovery is not built yet; leave it nil")
-	}
 	eps, err := endpoints(uri, cfg.Addresses)
 	if err != nil {
 		return ConnCommon{}, err
@@ -193,30 +191,29 @@ func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (C
 	if err != nil {
 		return ConnCommon{}, err
 	}
-	return NewConnCommon(c), nil
+	return ConnCommon{s: newSession(c, p, eps, cfg), ctx: context.Background()}, nil
 }
 
-// NewConnCommon wraps an engine connection.
-func NewConnCommon(c *Conn) ConnCommon {
-	return ConnCommon{s: newSession(c), ctx: context.Background()}
-}
+// SetConnHooks changes the connection's hooks (the dialects' OnBlocked and
+// the like); with recovery they carry over to every new connection.
+func SetConnHooks(c ConnCommon, f func(*Hooks)) { c.s.SetHooks(f) }
 
 // Engine returns the engine connection.
 func (c ConnCommon) Engine() *Conn { return c.s.Conn() }
 
 // Close closes every channel and the connection with the close handshake,
 // then the socket; bounded by the timeout and idempotent.
-func (c ConnCommon) Close() error { return c.s.Conn().Close(c.ctx, nil) }
+func (c ConnCommon) Close() error { return c.s.Close(c.ctx, nil) }
 
 // CloseWith closes the connection as Close does, sending the reply code
 // and text given (py-amqplib's close(reply_code, reply_text)); a text over
 // 255 bytes is refused with an error matching amqp.ErrInvalidArgument.
 func (c ConnCommon) CloseWith(code int, text string) error {
-	return c.s.Conn().Close(c.ctx, &amqp.Error{Code: code, Text: text})
+	return c.s.Close(c.ctx, &amqp.Error{Code: code, Text: text})
 }
 
 // State returns "open", "closing" or "closed".
-func (c ConnCommon) State() string { return c.s.Conn().State() }
+func (c ConnCommon) State() string { return c.s.State() }
 
 // RemoteAddr returns the broker's address, as the socket has it.
 func (c ConnCommon) RemoteAddr() net.Addr { return c.s.Conn().nc.RemoteAddr() }
@@ -225,13 +222,13 @@ func (c ConnCommon) RemoteAddr() net.Addr { return c.s.Conn().nc.RemoteAddr() }
 func (c ConnCommon) LocalAddr() net.Addr { return c.s.Conn().nc.LocalAddr() }
 
 // IsClosed reports whether the connection is closed.
-func (c ConnCommon) IsClosed() bool { return c.s.Conn().State() == StateClosed }
+func (c ConnCommon) IsClosed() bool { return c.s.State() == StateClosed }
 
 // Err returns why the connection closed: nil while open or after Close.
-func (c ConnCommon) Err() error { return c.s.Conn().Err() }
+func (c ConnCommon) Err() error { return c.s.Err() }
 
 // Done is closed when the connection has closed.
-func (c ConnCommon) Done() <-chan struct{} { return c.s.Conn().done }
+func (c ConnCommon) Done() <-chan struct{} { return c.s.Done() }
 
 // ServerProperties returns the broker's connection.start properties.
 func (c ConnCommon) ServerProperties() amqp.Table { return c.s.Conn().tuned.ServerProperties }
@@ -263,7 +260,7 @@ func (c ConnCommon) Capability(name string) bool {
 // OnClose sets a hook called once when the connection closes, with the
 // reason (nil after Close). It runs on the connection's event goroutine.
 func (c ConnCommon) OnClose(fn func(err error)) {
-	c.s.Conn().SetHooks(func(h *Hooks) { h.OnClose = fn })
+	c.s.SetHooks(func(h *Hooks) { h.OnClose = fn })
 }
 
 // OnFlow sets a hook called when the broker turns a channel's flow off
@@ -271,8 +268,19 @@ func (c ConnCommon) OnClose(fn func(err error)) {
 // itself; while the flow is off, publishes on that channel wait for it,
 // bounded by Config.Timeout. It runs on the connection's event goroutine.
 func (c ConnCommon) OnFlow(fn func(channel uint16, active bool)) {
-	c.s.Conn().SetHooks(func(h *Hooks) { h.OnFlow = fn })
+	c.s.SetHooks(func(h *Hooks) { h.OnFlow = fn })
 }
+
+// OnDisconnect sets a hook called, with recovery on (Config.Recovery), each
+// time the connection is lost, with the cause, before recovery begins. It
+// runs on the recovery's goroutine: recovery waits for it.
+func (c ConnCommon) OnDisconnect(fn func(err error)) { c.s.SetRecoveryHooks(fn, nil) }
+
+// OnRecovered sets a hook called, with recovery on, each time a recovery
+// completed: the connection is open again with its channels, modes and
+// consumers, and the calls that waited are resuming. It runs on the
+// recovery's goroutine.
+func (c ConnCommon) OnRecovered(fn func()) { c.s.SetRecoveryHooks(nil, fn) }
 
 // Options returns the single optional options struct of a variadic call
 // (its zero value when none was given); more than one is an error.
@@ -289,27 +297,39 @@ func Options[T any](opts []T) (T, error) {
 
 // OpenChannel opens a channel (id 0: the next free one) and wraps it in the
 // dialect's type; the wrapper is kept so ChannelByID returns the same one.
-func OpenChannel[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan) C) (C, error) {
-	ch, err := c.open(ctx, id, func(ch *Channel) any {
-		s := newChan(ch)
-		s.owner = wrap(s)
-		return s
-	})
-	if err != nil {
+func OpenChannel[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func(*Chan) C) (C, error) {
+	s := cc.s
+	for {
+		c := s.Conn()
+		ch, err := c.open(ctx, id, func(ch *Channel) any {
+			sc := newChan(s, ch)
+			sc.owner = wrap(sc)
+			return sc
+		})
+		if err == nil {
+			sc := ch.owner.(*Chan)
+			s.track(sc)
+			return sc.owner.(C), nil
+		}
 		var zero C
-		return zero, err
+		if s.rec == nil || !c.isDone() {
+			return zero, err
+		}
+		if werr := s.await(ctx, c); werr != nil { // opened again once recovered
+			return zero, werr
+		}
 	}
-	return ch.owner.(*Chan).owner.(C), nil
 }
 
 // ChannelByID returns the open channel id in the dialect's type, opening it
 // if needed. Concurrent calls for one id open it once and return the same
 // value.
-func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan) C) (C, error) {
+func ChannelByID[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func(*Chan) C) (C, error) {
 	if id == 0 {
 		var zero C
 		return zero, amqperr.Invalid("channel id 0 is the connection's")
 	}
+	c := cc.s.Conn()
 	c.byID.Lock()
 	defer c.byID.Unlock()
 	if ch := c.Lookup(id); ch != nil {
@@ -319,7 +339,7 @@ func ChannelByID[C any](ctx context.Context, c *Conn, id uint16, wrap func(*Chan
 			}
 		}
 	}
-	return OpenChannel(ctx, c, id, wrap)
+	return OpenChannel(ctx, cc, id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning

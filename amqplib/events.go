@@ -142,6 +142,17 @@ type handlers struct {
 	starting  *consumerStart // the callback of a consume waiting for the broker's tag
 }
 
+// copyHandlers takes the return, confirm and cancel callbacks of old (a
+// channel recovery replaces).
+func (ch *Channel) copyHandlers(old *Channel) {
+	old.mu.Lock()
+	r, cf, cn := old.onReturn, old.onConfirm, old.onCancel
+	old.mu.Unlock()
+	ch.mu.Lock()
+	ch.onReturn, ch.onConfirm, ch.onCancel = r, cf, cn
+	ch.mu.Unlock()
+}
+
 // AddConsumer registers the callback for a consumer tag.
 func (ch *Channel) AddConsumer(tag string, fn func(*amqp.Delivery)) {
 	ch.mu.Lock()

@@ -61,12 +61,12 @@ func (c *Conn) WithContext(ctx context.Context) *Conn {
 
 // Channel opens a channel with the next free id.
 func (c *Conn) Channel() (*Channel, error) {
-	return amqplib.OpenChannel(c.Context(), c.common.Engine(), 0, wrap)
+	return amqplib.OpenChannel(c.Context(), c.common, 0, wrap)
 }
 
 // ChannelID returns the open channel numbered id, opening it if needed.
 func (c *Conn) ChannelID(id uint16) (*Channel, error) {
-	return amqplib.ChannelByID(c.Context(), c.common.Engine(), id, wrap)
+	return amqplib.ChannelByID(c.Context(), c.common, id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning
@@ -79,5 +79,5 @@ func (c *Conn) WithChannel(fn func(ch *Channel) error) error {
 // 0-8 notice about a channel, with a reply code and text); the text is the
 // broker's, unescaped. It runs on the connection's event goroutine.
 func (c *Conn) OnAlert(fn func(channel uint16, code int, text string)) {
-	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnAlert = fn })
+	amqplib.SetConnHooks(c.common, func(h *amqplib.Hooks) { h.OnAlert = fn })
 }

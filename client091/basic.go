@@ -18,11 +18,27 @@ type publisher struct {
 // routes by queue name). It does not wait for the broker; use confirm mode
 // (ConfirmSelect, WaitConfirm) to know the message was stored.
 func (ch *Channel) Publish(exchange, routingKey string, msg amqp.Message, opts ...amqp.PublishOptions) error {
-	_, err := ch.publish(exchange, routingKey, &msg, opts, writeBatched)
+	_, err := ch.publish(exchange, routingKey, &msg, opts)
 	return err
 }
 
-func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions, w publishWrite) (uint64, error) {
+func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions) (uint64, error) {
+	return ch.publishWith(exchange, routingKey, opts, func(req *spec091.BasicPublish) (uint64, error) {
+		return ch.e.PublishContent(ch.Context(), req, msg)
+	})
+}
+
+// publishOn publishes on one engine channel, written at once (the caller
+// waits for its confirm next).
+func (ch *Channel) publishOn(e *amqplib.Channel, exchange, routingKey string, msg *amqp.Message, opts []amqp.PublishOptions) (uint64, error) {
+	return ch.publishWith(exchange, routingKey, opts, func(req *spec091.BasicPublish) (uint64, error) {
+		return e.PublishContentNow(ch.Context(), req, msg)
+	})
+}
+
+// publishWith checks the options and sends the channel's reused
+// basic.publish with send, under the publishing lock.
+func (ch *Channel) publishWith(exchange, routingKey string, opts []amqp.PublishOptions, send func(*spec091.BasicPublish) (uint64, error)) (uint64, error) {
 	o, err := amqplib.Options(opts)
 	if err != nil {
 		return 0, err
@@ -34,20 +50,8 @@ func (ch *Channel) publish(exchange, routingKey string, msg *amqp.Message, opts 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.req = spec091.BasicPublish{Exchange: exchange, RoutingKey: routingKey, Mandatory: o.Mandatory}
-	if w == writeNow {
-		return ch.e.PublishContentNow(ch.Context(), &p.req, msg)
-	}
-	return ch.e.PublishContent(ch.Context(), &p.req, msg)
+	return send(&p.req)
 }
-
-// publishWrite says when a publish is written: batched by the flusher, or
-// at once because the caller waits for its confirm next.
-type publishWrite int
-
-const (
-	writeBatched publishWrite = iota
-	writeNow
-)
 
 // Get fetches one message from a queue. ok is false, with a nil error, when
 // the queue was empty.

@@ -2,6 +2,7 @@ package client091
 
 import (
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib"
 	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/internal/amqperr"
 )
@@ -25,11 +26,9 @@ func (ch *Channel) PublishConfirmed(exchange, routingKey string, msg amqp.Messag
 	if !ch.e.Confirming() {
 		return amqperr.Invalid("channel %d is not in confirm mode (call ConfirmSelect first)", ch.ID())
 	}
-	seq, err := ch.publish(exchange, routingKey, &msg, opts, writeNow)
-	if err != nil {
-		return err
-	}
-	return ch.e.WaitConfirm(ch.Context(), seq)
+	return ch.e.PublishConfirmed(ch.Context(), func(e *amqplib.Channel) (uint64, error) {
+		return ch.publishOn(e, exchange, routingKey, &msg, opts)
+	})
 }
 
 // PublishSeq returns the sequence number of the last message published in

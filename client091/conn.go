@@ -60,12 +60,12 @@ func (c *Conn) WithContext(ctx context.Context) *Conn {
 
 // Channel opens a channel with the next free id.
 func (c *Conn) Channel() (*Channel, error) {
-	return amqplib.OpenChannel(c.Context(), c.common.Engine(), 0, wrap)
+	return amqplib.OpenChannel(c.Context(), c.common, 0, wrap)
 }
 
 // ChannelID returns the open channel numbered id, opening it if needed.
 func (c *Conn) ChannelID(id uint16) (*Channel, error) {
-	return amqplib.ChannelByID(c.Context(), c.common.Engine(), id, wrap)
+	return amqplib.ChannelByID(c.Context(), c.common, id, wrap)
 }
 
 // WithChannel opens a channel, runs fn with it and closes it, returning
@@ -94,7 +94,7 @@ func (c *Conn) Blocked() string { return c.common.Engine().Blocked() }
 // OnBlocked sets a hook called when the broker blocks publishers (a memory
 // or disk alarm); it runs on the connection's event goroutine.
 func (c *Conn) OnBlocked(fn func(reason string)) {
-	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnBlocked = fn })
+	amqplib.SetConnHooks(c.common, func(h *amqplib.Hooks) { h.OnBlocked = fn })
 }
 
 // UpdateSecret replaces the secret the connection authenticated with (an
@@ -111,5 +111,5 @@ func (c *Conn) UpdateSecret(secret, reason string) error {
 
 // OnUnblocked sets a hook called when the broker unblocks publishers.
 func (c *Conn) OnUnblocked(fn func()) {
-	c.common.Engine().SetHooks(func(h *amqplib.Hooks) { h.OnUnblocked = fn })
+	amqplib.SetConnHooks(c.common, func(h *amqplib.Hooks) { h.OnUnblocked = fn })
 }

@@ -152,6 +152,17 @@ func (c *Conn) OnClose(fn func(err error)) { c.common.OnClose(fn) }
 // bounded by Config.Timeout. It runs on the connection's event goroutine.
 func (c *Conn) OnFlow(fn func(channel uint16, active bool)) { c.common.OnFlow(fn) }
 
+// OnDisconnect sets a hook called, with recovery on (Config.Recovery), each
+// time the connection is lost, with the cause, before recovery begins. It
+// runs on the recovery's goroutine: recovery waits for it.
+func (c *Conn) OnDisconnect(fn func(err error)) { c.common.OnDisconnect(fn) }
+
+// OnRecovered sets a hook called, with recovery on, each time a recovery
+// completed: the connection is open again with its channels, modes and
+// consumers, and the calls that waited are resuming. It runs on the
+// recovery's goroutine.
+func (c *Conn) OnRecovered(fn func()) { c.common.OnRecovered(fn) }
+
 // The engine values behind the dialect's types, for the library's own
 // tests and tools (amqplib.ConnOf, amqplib.ChannelOf).
 func init() {

@@ -1,0 +1,142 @@
+package client091_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/client091"
+	"github.com/amqplib-go/amqp/internal/faultproxy"
+	"github.com/amqplib-go/amqp/internal/testbroker"
+)
+
+// recoveryLimit bounds every wait in these tests (a failure timeout only).
+const recoveryLimit = 10 * time.Second
+
+func next[T any](t *testing.T, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(recoveryLimit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	panic("unreachable")
+}
+
+// A connection reset under a consumer and a confirming publisher: the
+// connection comes back by itself, the channels keep their values, ids and
+// confirm mode, the consumer resumes inside the same Wait loop, tags keep
+// increasing, an ack of a delivery from before is refused as stale, and the
+// unacked message comes back redelivered.
+func TestBrokerRecoveryAfterReset(t *testing.T) {
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	p := faultproxy.New(t, uri.Addr())
+	queue := testbroker.Name(t, "recovery")
+	admin, err := client091.Dial(url)
+	require.NoError(t, err)
+	defer admin.Close()
+	require.NoError(t, admin.WithChannel(func(ch *client091.Channel) error {
+		_, err := ch.QueueDeclare(queue)
+		return err
+	}))
+	defer admin.WithChannel(func(ch *client091.Channel) error { _, err := ch.QueueDelete(queue); return err })
+
+	conn, err := client091.DialConfig(p.URL(url), amqp.Config{Timeout: recoveryLimit,
+		Recovery: &amqp.Recovery{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}})
+	require.NoError(t, err)
+	defer conn.Close()
+	downs, ups := make(chan error, 4), make(chan struct{}, 4)
+	conn.OnDisconnect(func(err error) { downs <- err })
+	conn.OnRecovered(func() { ups <- struct{}{} })
+
+	pub, err := conn.Channel()
+	require.NoError(t, err)
+	require.NoError(t, pub.ConfirmSelect())
+	sub, err := conn.Channel()
+	require.NoError(t, err)
+	deliveries := make(chan amqp.Delivery, 16)
+	_, err = sub.Consume(queue, func(d *amqp.Delivery) { deliveries <- *d })
+	require.NoError(t, err)
+	waitEnd := make(chan error, 1)
+	go func() {
+		for {
+			if err := sub.Wait(); err != nil {
+				waitEnd <- err
+				return
+			}
+		}
+	}()
+
+	require.NoError(t, pub.PublishConfirmed("", queue, amqp.NewMessage("one")))
+	d1 := next(t, deliveries, "delivery one")
+	require.NoError(t, sub.Ack(d1.DeliveryTag))
+	require.NoError(t, pub.PublishConfirmed("", queue, amqp.NewMessage("two")))
+	d2 := next(t, deliveries, "delivery two") // left unacked
+	assert.Equal(t, "two", string(d2.Body))
+
+	p.Reset()
+	assert.Error(t, next(t, downs, "OnDisconnect"))
+	next(t, ups, "OnRecovered")
+	assert.Equal(t, "open", conn.State())
+
+	err = sub.Ack(d2.DeliveryTag)
+	require.ErrorIs(t, err, amqp.ErrStaleDelivery, "a tag from before the recovery")
+	require.NoError(t, pub.PublishConfirmed("", queue, amqp.NewMessage("three")), "confirm mode was restored")
+
+	got := map[string]amqp.Delivery{}
+	for len(got) < 2 {
+		d := next(t, deliveries, "deliveries after the recovery")
+		got[string(d.Body)] = d
+	}
+	require.Contains(t, got, "two")
+	require.Contains(t, got, "three")
+	assert.True(t, got["two"].Redelivered)
+	for _, d := range got {
+		assert.Greater(t, d.DeliveryTag, d2.DeliveryTag, "tags keep increasing")
+		require.NoError(t, sub.Ack(d.DeliveryTag))
+	}
+	assert.Equal(t, int64(2), p.Accepted())
+
+	require.NoError(t, conn.Close())
+	assert.ErrorIs(t, next(t, waitEnd, "the Wait loop's end"), amqp.ErrClosed)
+	assert.NoError(t, conn.Err())
+}
+
+// A broker that stays away: recovery gives up at its limit, the connection
+// ends with an error saying so, and a call blocked meanwhile returns.
+func TestBrokerRecoveryGivesUp(t *testing.T) {
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	p := faultproxy.New(t, uri.Addr())
+	conn, err := client091.DialConfig(p.URL(url), amqp.Config{Timeout: recoveryLimit,
+		Recovery: &amqp.Recovery{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3}})
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	closed := make(chan error, 1)
+	conn.OnClose(func(err error) { closed <- err })
+
+	p.SetMode(faultproxy.Reset) // resets the live connection and every new one
+	_, err = ch.QueueDeclare("", amqp.QueueOptions{Exclusive: true})
+	require.ErrorIs(t, err, amqp.ErrClosed)
+	select {
+	case <-conn.Done():
+	case <-time.After(recoveryLimit):
+		t.Fatal("the connection did not end")
+	}
+	require.Error(t, conn.Err())
+	assert.Contains(t, conn.Err().Error(), "gave up after 3 attempts")
+	assert.Equal(t, "closed", conn.State())
+	assert.Equal(t, conn.Err(), next(t, closed, "OnClose"))
+	assert.Equal(t, int64(4), p.Accepted(), "the first connection and 3 attempts")
+	assert.False(t, errors.Is(conn.Close(), amqp.ErrTimeout))
+}
