@@ -2,8 +2,10 @@ package amqplib
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,13 +96,23 @@ func (c *Chan) recovers() bool { return c.s != nil && c.s.rec != nil }
 // connection died and recovery is on, it waits for the recovery and runs
 // fn again on the restored channel.
 func (c *Chan) do(ctx context.Context, fn func(l *link) error) error {
+	return c.doFor(ctx, 0, fn)
+}
+
+// doFor is do with the wait for a recovery bounded by limit (0: the
+// connection's timeout; negative: no bound but ctx and the session's end).
+func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) error) error {
 	for {
 		l := c.cur.Load()
 		err := fn(l)
-		if err == nil || !c.recovers() || !l.ch.lostWithConn() {
+		if err == nil || !c.recovers() {
 			return err
 		}
-		if werr := c.s.await(ctx, l.ch.c); werr != nil {
+		l.ch.c.settle(err)
+		if !l.ch.lostWithConn() {
+			return err
+		}
+		if werr := c.s.await(ctx, l.ch.c, limit); werr != nil {
 			return werr
 		}
 		if c.cur.Load() == l { // not restored (closed meanwhile)
@@ -156,19 +168,44 @@ func (c *Chan) EngineTag(tag uint64) (uint64, error) {
 }
 
 // reopen opens the channel again on c and replays its log; the new engine
-// channel is returned, not yet current.
+// channel is returned, not yet current. A step the broker refuses with a
+// channel error (a consumer whose queue is gone) is dropped from the log,
+// logged, and the channel opened again without it: recovery goes on.
 func (c *Chan) reopen(ctx context.Context, conn *Conn) (*link, error) {
 	old := c.cur.Load()
+	for {
+		l, failed, err := c.replay(ctx, conn, old)
+		if err == nil {
+			return l, nil
+		}
+		var e *amqp.Error
+		if failed == nil || !errors.As(err, &e) || e.Hard() || conn.isDone() {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.log = slices.DeleteFunc(c.log, func(x logEntry) bool { return x.m == failed.m })
+		c.mu.Unlock()
+		what := failed.m.Name()
+		if failed.kind == logConsume {
+			what = "consumer " + strconv.Quote(failed.opts.Tag)
+		}
+		conn.logf("recovery: channel %d: %s could not be restored, and is dropped: %v", c.id, what, err)
+	}
+}
+
+// replay opens the channel on conn and replays the log; on failure it
+// returns the entry that failed (nil: the open itself).
+func (c *Chan) replay(ctx context.Context, conn *Conn, old *link) (*link, *logEntry, error) {
 	ch, err := conn.open(ctx, c.id, func(*Channel) any { return c })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ch.copyHandlers(old.ch)
 	l := &link{ch: ch, epoch: old.epoch + 1}
 	c.mu.Lock()
 	log := slices.Clone(c.log)
 	c.mu.Unlock()
-	for _, e := range log {
+	for i, e := range log {
 		switch e.kind {
 		case logCall:
 			_, err = ch.Call(ctx, e.m, e.reply)
@@ -182,10 +219,17 @@ func (c *Chan) reopen(ctx context.Context, conn *Conn) (*link, error) {
 			_, err = ch.StartConsumer(ctx, e.m, e.opts, e.reply, c.deliveries(l.epoch, e.fn))
 		}
 		if err != nil {
-			return nil, err
+			if !ch.IsClosed() {
+				_ = ch.Close(ctx, nil)
+			}
+			select { // the id is free again before the next open
+			case <-ch.freed:
+			case <-conn.done:
+			}
+			return nil, &log[i], err
 		}
 	}
-	return l, nil
+	return l, nil, nil
 }
 
 // setStringField sets a generated method's string field by name (the
@@ -354,7 +398,11 @@ func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
 // Wait dispatches one event (see Common.Wait); across a recovery it goes
 // on with the restored channel.
 func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
-	return c.do(ctx, func(l *link) error { return l.ch.wait(deadline, ctx) })
+	limit := time.Duration(-1) // Wait has no bound: it waits out any recovery
+	if !deadline.IsZero() {
+		limit = max(time.Until(deadline), time.Nanosecond)
+	}
+	return c.doFor(ctx, limit, func(l *link) error { return l.ch.wait(deadline, ctx) })
 }
 
 // Confirming reports whether the channel is in confirm mode.

@@ -2,7 +2,10 @@ package amqplib
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -164,15 +167,40 @@ func (ch *Channel) Err() error {
 	return ch.reason
 }
 
+// settle waits, bounded by the timeout, for the connection to finish
+// shutting down when err says it failed (a caller can see the failure a
+// moment before the shutdown is complete).
+func (c *Conn) settle(err error) {
+	var ne net.Error
+	if c.isDone() || !(errors.As(err, &ne) || errors.Is(err, io.EOF)) {
+		return
+	}
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+	}
+}
+
 // lostWithConn reports whether the channel ended only because its
 // connection did (not by a channel error, a give-up or Close).
 func (ch *Channel) lostWithConn() bool {
 	if !ch.c.isDone() {
 		return false
 	}
+	connErr := ch.c.Err()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return ch.state == chClosed && ch.reason == nil
+	if ch.state == chOpen { // the shutdown closes it in a moment
+		return true
+	}
+	if ch.state != chClosed {
+		return false
+	}
+	var ne net.Error
+	r := ch.reason
+	return r == nil || r == connErr || errors.As(r, &ne) || errors.Is(r, io.EOF)
 }
 
 // usable returns a ClosedError unless the channel is open.

@@ -315,7 +315,7 @@ func OpenChannel[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func
 		if s.rec == nil || !c.isDone() {
 			return zero, err
 		}
-		if werr := s.await(ctx, c); werr != nil { // opened again once recovered
+		if werr := s.await(ctx, c, 0); werr != nil { // opened again once recovered
 			return zero, werr
 		}
 	}

@@ -345,10 +345,18 @@ func (s *Session) signalLocked() {
 }
 
 // await waits until the connection old has been replaced, or the session
-// ended, bounded by the timeout and ctx.
-func (s *Session) await(ctx context.Context, old *Conn) error {
-	timer := time.NewTimer(old.timeout)
-	defer timer.Stop()
+// ended, bounded by limit (0: the connection's timeout; negative: none) and
+// ctx.
+func (s *Session) await(ctx context.Context, old *Conn, limit time.Duration) error {
+	if limit == 0 {
+		limit = old.timeout
+	}
+	var expired <-chan time.Time
+	if limit > 0 {
+		timer := time.NewTimer(limit)
+		defer timer.Stop()
+		expired = timer.C
+	}
 	for {
 		s.mu.Lock()
 		if s.Conn() != old {
@@ -362,8 +370,8 @@ func (s *Session) await(ctx context.Context, old *Conn) error {
 		}
 		select {
 		case <-wake:
-		case <-timer.C:
-			return fmt.Errorf("%w: the connection is recovering (waited %s)", amqp.ErrTimeout, old.timeout)
+		case <-expired:
+			return fmt.Errorf("%w: the connection is recovering (waited %s)", amqp.ErrTimeout, limit)
 		case <-ctx.Done():
 			return ctxError(ctx, "waiting for the connection to recover")
 		}

@@ -140,3 +140,66 @@ func TestBrokerRecoveryGivesUp(t *testing.T) {
 	assert.Equal(t, int64(4), p.Accepted(), "the first connection and 3 attempts")
 	assert.False(t, errors.Is(conn.Close(), amqp.ErrTimeout))
 }
+
+// An outage longer than Timeout: a call waiting for the recovery gives up
+// with ErrTimeout saying the connection is recovering, while a Wait loop
+// (which has no bound) waits it out and goes on consuming.
+func TestBrokerRecoveryOutageLongerThanTimeout(t *testing.T) {
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	p := faultproxy.New(t, uri.Addr())
+	const timeout = 200 * time.Millisecond
+	conn, err := client091.DialConfig(p.URL(url), amqp.Config{Timeout: timeout,
+		Recovery: &amqp.Recovery{MinBackoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	queue := testbroker.Name(t, "outage")
+	_, err = ch.QueueDeclare(queue) // outlives the connection (topology is not replayed yet)
+	require.NoError(t, err)
+	defer func() {
+		if admin, err := client091.Dial(url); err == nil {
+			_ = admin.WithChannel(func(c *client091.Channel) error { _, err := c.QueueDelete(queue); return err })
+			_ = admin.Close()
+		}
+	}()
+	deliveries := make(chan string, 4)
+	_, err = ch.Consume(queue, func(d *amqp.Delivery) { deliveries <- string(d.Body) }, amqp.ConsumeOptions{NoAck: true})
+	require.NoError(t, err)
+	waitEnd := make(chan error, 1)
+	go func() {
+		for {
+			if err := ch.Wait(); err != nil {
+				waitEnd <- err
+				return
+			}
+		}
+	}()
+	other, err := conn.Channel()
+	require.NoError(t, err)
+	ups := make(chan time.Time, 1)
+	conn.OnRecovered(func() { ups <- time.Now() })
+
+	p.SetMode(faultproxy.Reset)
+	start := time.Now()
+	_, err = other.QueueDeclare(queue)
+	require.ErrorIs(t, err, amqp.ErrTimeout)
+	assert.Contains(t, err.Error(), "recovering")
+	assert.Equal(t, "recovering", conn.State())
+	require.GreaterOrEqual(t, time.Since(start), timeout, "the outage outlasted Timeout")
+	passed := time.Now()
+	p.SetMode(faultproxy.Pass)
+	t.Logf("recovered %s after the network came back", next(t, ups, "OnRecovered").Sub(passed))
+
+	require.NoError(t, other.Publish("", queue, amqp.NewMessage("after the outage")))
+	select {
+	case body := <-deliveries:
+		assert.Equal(t, "after the outage", body)
+	case err := <-waitEnd:
+		t.Fatalf("the Wait loop ended: %v", err)
+	case <-time.After(recoveryLimit):
+		t.Fatal("no delivery after the outage")
+	}
+}
