@@ -3,6 +3,7 @@ package amqplib
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -45,12 +46,17 @@ type Chan struct {
 
 	mu  sync.Mutex // guards log
 	log []logEntry
+
+	txEpoch atomic.Uint64 // the epoch the current transaction began in
 }
 
 // link is an engine channel and the epoch it belongs to.
 type link struct {
 	ch    *Channel
 	epoch uint64
+	prev  *link       // the link this one replaced (its confirms are still asked about)
+	told  atomic.Bool // WaitConfirms reported prev's unconfirmed publishes
+	txAt  atomic.Uint64
 }
 
 // tagShift places the epoch above the engine's delivery tags.
@@ -156,8 +162,10 @@ func (c *Chan) deliveries(epoch uint64, fn func(*amqp.Delivery)) func(*amqp.Deli
 // EngineTag maps a delivery tag the program holds to the engine channel's:
 // a tag from before the last recovery is refused with ErrStaleDelivery. 0
 // (with multiple: every outstanding delivery) stays 0.
-func (c *Chan) EngineTag(tag uint64) (uint64, error) {
-	base := c.cur.Load().epoch << tagShift
+func (c *Chan) EngineTag(tag uint64) (uint64, error) { return engineTag(c.cur.Load(), tag) }
+
+func engineTag(l *link, tag uint64) (uint64, error) {
+	base := l.epoch << tagShift
 	if tag == 0 || base == 0 {
 		return tag, nil
 	}
@@ -201,7 +209,8 @@ func (c *Chan) replay(ctx context.Context, conn *Conn, old *link) (*link, *logEn
 		return nil, nil, err
 	}
 	ch.copyHandlers(old.ch)
-	l := &link{ch: ch, epoch: old.epoch + 1}
+	l := &link{ch: ch, epoch: old.epoch + 1, prev: old}
+	old.prev = nil // keep one link back only
 	c.mu.Lock()
 	log := slices.Clone(c.log)
 	c.mu.Unlock()
@@ -310,12 +319,13 @@ func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, 
 // the engine channel's (EngineTag); a tag from before a recovery is refused
 // with ErrStaleDelivery and nothing is sent.
 func (c *Chan) Send(req wire.Method) error {
+	l := c.cur.Load() // once: the tag is mapped for the channel it goes to
 	if c.recovers() {
 		switch req.Name() {
 		case "basic.ack", "basic.nack", "basic.reject":
 			f := reflect.ValueOf(req).Elem().FieldByName("DeliveryTag")
 			if f.IsValid() && f.CanSet() {
-				t, err := c.EngineTag(f.Uint())
+				t, err := engineTag(l, f.Uint())
 				if err != nil {
 					return err
 				}
@@ -323,7 +333,7 @@ func (c *Chan) Send(req wire.Method) error {
 			}
 		}
 	}
-	return c.Engine().Send(req)
+	return l.ch.Send(req)
 }
 
 // PublishContent publishes a message (see Channel.PublishContent).
@@ -383,12 +393,29 @@ func (c *Chan) SelectConfirms(ctx context.Context, req wire.Method, reply wire.M
 // replayed after a recovery. A commit or rollback whose connection died is
 // not run again: the transaction went with it.
 func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
-	ch := c.Engine()
+	l := c.cur.Load()
+	ch := l.ch
 	k := &ch.c.proto.Known
 	if req != k.TxSelect {
-		return ch.tx(ctx, req, reply)
+		if c.recovers() && c.txEpoch.Load() != l.epoch {
+			// The transaction began on a connection that was lost: the
+			// broker rolled it back. A new one has begun on this channel.
+			c.txEpoch.Store(l.epoch)
+			return fmt.Errorf("%w: the transaction was lost with the connection (the broker rolled it back); publish and ack its work again", amqp.ErrClosed)
+		}
+		err := ch.tx(ctx, req, reply)
+		if err == nil {
+			c.txEpoch.Store(l.epoch)
+		}
+		return err
 	}
-	err := c.do(ctx, func(l *link) error { return l.ch.tx(ctx, req, reply) })
+	err := c.do(ctx, func(l *link) error {
+		err := l.ch.tx(ctx, req, reply)
+		if err == nil {
+			c.txEpoch.Store(l.epoch)
+		}
+		return err
+	})
 	if err == nil {
 		c.record(logEntry{kind: logCall, m: ch.c.proto.NewMethod(req), reply: reply})
 	}
@@ -408,16 +435,58 @@ func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
 // Confirming reports whether the channel is in confirm mode.
 func (c *Chan) Confirming() bool { return c.Engine().Confirming() }
 
-// PublishSeq returns the sequence number the next publish will get.
-func (c *Chan) PublishSeq() uint64 { return c.Engine().PublishSeq() }
-
-// WaitConfirm waits for the confirm of one sequence number.
-func (c *Chan) WaitConfirm(ctx context.Context, seq uint64) error {
-	return c.Engine().WaitConfirm(ctx, seq)
+// PublishSeq returns the sequence number of the last publish; with
+// recovery on it carries the epoch (as delivery tags do), so numbers keep
+// increasing across recoveries.
+func (c *Chan) PublishSeq() uint64 {
+	l := c.cur.Load()
+	if !c.recovers() || l.epoch == 0 {
+		return l.ch.PublishSeq()
+	}
+	return l.ch.PublishSeq() + l.epoch<<tagShift
 }
 
-// WaitConfirms waits until every publish so far is confirmed.
-func (c *Chan) WaitConfirms(ctx context.Context) error { return c.Engine().WaitConfirms(ctx) }
+// WaitConfirm waits for the confirm of one sequence number. A number from
+// before the last recovery is answered from that connection's confirms: an
+// unconfirmed one returns the connection's error (the message may or may
+// not be in its queue: publish it again to be sure).
+func (c *Chan) WaitConfirm(ctx context.Context, seq uint64) error {
+	l := c.cur.Load()
+	if !c.recovers() {
+		return l.ch.WaitConfirm(ctx, seq)
+	}
+	epoch, n := seq>>tagShift, seq&(1<<tagShift-1)
+	switch {
+	case epoch == l.epoch:
+		return l.ch.WaitConfirm(ctx, n)
+	case l.prev != nil && epoch == l.prev.epoch:
+		return lostConfirm(l.prev.ch.WaitConfirm(ctx, n))
+	}
+	return lostConfirm(amqp.ErrClosed)
+}
+
+// WaitConfirms waits until every publish so far is confirmed. After a
+// recovery, the first call reports publishes the old connection left
+// unconfirmed with an error (they are not counted as confirmed).
+func (c *Chan) WaitConfirms(ctx context.Context) error {
+	l := c.cur.Load()
+	if c.recovers() && l.prev != nil && !l.told.Load() {
+		err := l.prev.ch.WaitConfirms(ctx)
+		l.told.Store(true)
+		if err != nil {
+			return lostConfirm(err)
+		}
+	}
+	return l.ch.WaitConfirms(ctx)
+}
+
+// lostConfirm says that a confirm went with a lost connection.
+func lostConfirm(err error) error {
+	if err == nil || errors.Is(err, amqp.ErrNacked) {
+		return err
+	}
+	return fmt.Errorf("%w: publishes were not confirmed before the connection was lost (they may or may not have reached their queues): %w", amqp.ErrClosed, err)
+}
 
 // OnConfirm sets the confirm callback.
 func (c *Chan) OnConfirm(fn func(amqp.Confirmation)) { c.Engine().OnConfirm(fn) }

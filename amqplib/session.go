@@ -174,7 +174,15 @@ func (s *Session) Close(ctx context.Context, reason *amqp.Error) error {
 		close(s.stop)
 	}
 	err := s.Conn().Close(ctx, reason)
-	<-s.done // watch ends the session once the connection is gone
+	// watch ends the session once the connection is gone; bounded, since
+	// Close may be called from a recovery hook, which runs on watch.
+	t := time.NewTimer(s.Conn().timeout)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	return err
 }
 
@@ -324,9 +332,14 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 		return amqp.ErrClosed
 	}
 	for i, sc := range chans {
-		if fresh[i] != nil {
-			sc.cur.Store(fresh[i])
+		if fresh[i] == nil {
+			continue
 		}
+		if s.chans[sc.id] != sc { // closed by the program meanwhile
+			fresh[i].ch.abandon(amqp.ErrClosed)
+			continue
+		}
+		sc.cur.Store(fresh[i])
 	}
 	s.cur.Store(c)
 	s.recovering = false

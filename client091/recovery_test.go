@@ -203,3 +203,75 @@ func TestBrokerRecoveryOutageLongerThanTimeout(t *testing.T) {
 		t.Fatal("no delivery after the outage")
 	}
 }
+
+// recovering dials through a fresh proxy with fast recovery and returns the
+// connection, the proxy and a channel of OnRecovered events.
+func recovering(t *testing.T) (*client091.Conn, *faultproxy.Proxy, chan struct{}) {
+	t.Helper()
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	p := faultproxy.New(t, uri.Addr())
+	conn, err := client091.DialConfig(p.URL(url), amqp.Config{Timeout: recoveryLimit,
+		Recovery: &amqp.Recovery{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ups := make(chan struct{}, 4)
+	conn.OnRecovered(func() { ups <- struct{}{} })
+	return conn, p, ups
+}
+
+// Streaming confirms across a recovery: publishes the lost connection never
+// confirmed are reported by the next WaitConfirms (and by WaitConfirm of
+// their numbers), never counted as confirmed; numbers keep increasing.
+func TestBrokerRecoveryUnconfirmedReported(t *testing.T) {
+	conn, p, ups := recovering(t)
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	require.NoError(t, ch.ConfirmSelect())
+	q, err := ch.QueueDeclare("", amqp.QueueOptions{Exclusive: true})
+	require.NoError(t, err)
+	p.BlackHole() // the publishes and their confirms wait in the proxy
+	for range 10 {
+		require.NoError(t, ch.Publish("", q.Name, amqp.NewMessage("x")))
+	}
+	last := ch.PublishSeq()
+	p.Reset()
+	p.Pass()
+	next(t, ups, "OnRecovered")
+	err = ch.WaitConfirms()
+	require.ErrorIs(t, err, amqp.ErrClosed)
+	assert.Contains(t, err.Error(), "not confirmed")
+	require.ErrorIs(t, ch.WaitConfirm(last), amqp.ErrClosed)
+	require.NoError(t, ch.WaitConfirms(), "reported once; nothing new is pending")
+	require.NoError(t, ch.Publish("", "", amqp.NewMessage("after")))
+	assert.Greater(t, ch.PublishSeq(), last)
+	require.NoError(t, ch.WaitConfirm(ch.PublishSeq()))
+}
+
+// A transaction open when the connection is lost is reported lost by its
+// commit, not committed empty; the next transaction works.
+func TestBrokerRecoveryTransactionLost(t *testing.T) {
+	conn, p, ups := recovering(t)
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	q, err := ch.QueueDeclare(testbroker.Name(t, "tx"), amqp.QueueOptions{AutoDelete: false})
+	require.NoError(t, err)
+	defer func() { _, _ = ch.QueueDelete(q.Name) }()
+	require.NoError(t, ch.TxSelect())
+	require.NoError(t, ch.Publish("", q.Name, amqp.NewMessage("lost")))
+	p.Reset()
+	next(t, ups, "OnRecovered")
+	err = ch.TxCommit()
+	require.ErrorIs(t, err, amqp.ErrClosed)
+	assert.Contains(t, err.Error(), "transaction was lost")
+	require.NoError(t, ch.Publish("", q.Name, amqp.NewMessage("kept")))
+	require.NoError(t, ch.TxCommit())
+	d, ok, err := ch.Get(q.Name, amqp.GetOptions{NoAck: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "kept", string(d.Body))
+	_, ok, err = ch.Get(q.Name, amqp.GetOptions{NoAck: true})
+	require.NoError(t, err)
+	assert.False(t, ok, "the lost transaction's message never arrived")
+}
