@@ -159,11 +159,9 @@ func (c *Chan) deliveries(epoch uint64, fn func(*amqp.Delivery)) func(*amqp.Deli
 	}
 }
 
-// EngineTag maps a delivery tag the program holds to the engine channel's:
+// engineTag maps a delivery tag the program holds to l's engine channel's:
 // a tag from before the last recovery is refused with ErrStaleDelivery. 0
 // (with multiple: every outstanding delivery) stays 0.
-func (c *Chan) EngineTag(tag uint64) (uint64, error) { return engineTag(c.cur.Load(), tag) }
-
 func engineTag(l *link, tag uint64) (uint64, error) {
 	base := l.epoch << tagShift
 	if tag == 0 || base == 0 {
@@ -316,7 +314,7 @@ func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, 
 // Send writes an asynchronous method (see Channel.Send).
 //
 // With recovery on, the delivery tag of an ack, nack or reject is mapped to
-// the engine channel's (EngineTag); a tag from before a recovery is refused
+// the engine channel's (engineTag); a tag from before a recovery is refused
 // with ErrStaleDelivery and nothing is sent.
 func (c *Chan) Send(req wire.Method) error {
 	l := c.cur.Load() // once: the tag is mapped for the channel it goes to

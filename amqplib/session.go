@@ -73,9 +73,6 @@ type dialParams struct {
 // Conn returns the engine connection now in use.
 func (s *Session) Conn() *Conn { return s.cur.Load() }
 
-// Recovering reports whether recovery is on.
-func (s *Session) Recovering() bool { return s.rec != nil }
-
 // SetHooks changes the user's connection hooks. With recovery, OnClose is
 // the session's: it runs once, when the session ends.
 func (s *Session) SetHooks(f func(*Hooks)) {
