@@ -54,8 +54,8 @@ type Chan struct {
 type link struct {
 	ch    *Channel
 	epoch uint64
-	prev  *link       // the link this one replaced (its confirms are still asked about)
-	told  atomic.Bool // WaitConfirms reported prev's unconfirmed publishes
+	prev  atomic.Pointer[link] // the link this one replaced (its confirms are still asked about)
+	told  atomic.Bool          // WaitConfirms reported prev's unconfirmed publishes
 	txAt  atomic.Uint64
 }
 
@@ -207,8 +207,11 @@ func (c *Chan) replay(ctx context.Context, conn *Conn, old *link) (*link, *logEn
 		return nil, nil, err
 	}
 	ch.copyHandlers(old.ch)
-	l := &link{ch: ch, epoch: old.epoch + 1, prev: old}
-	old.prev = nil // keep one link back only
+	l := &link{ch: ch, epoch: old.epoch + 1}
+	l.prev.Store(old)
+	if old.told.Load() { // old's own predecessors were reported: drop them
+		old.prev.Store(nil) // old may still be read: atomic
+	}
 	c.mu.Lock()
 	log := slices.Clone(c.log)
 	c.mu.Unlock()
@@ -454,11 +457,13 @@ func (c *Chan) WaitConfirm(ctx context.Context, seq uint64) error {
 		return l.ch.WaitConfirm(ctx, seq)
 	}
 	epoch, n := seq>>tagShift, seq&(1<<tagShift-1)
-	switch {
-	case epoch == l.epoch:
+	if epoch == l.epoch {
 		return l.ch.WaitConfirm(ctx, n)
-	case l.prev != nil && epoch == l.prev.epoch:
-		return lostConfirm(l.prev.ch.WaitConfirm(ctx, n))
+	}
+	for p := l.prev.Load(); p != nil; p = p.prev.Load() {
+		if p.epoch == epoch {
+			return lostConfirm(p.ch.WaitConfirm(ctx, n))
+		}
 	}
 	return lostConfirm(amqp.ErrClosed)
 }
@@ -468,11 +473,14 @@ func (c *Chan) WaitConfirm(ctx context.Context, seq uint64) error {
 // unconfirmed with an error (they are not counted as confirmed).
 func (c *Chan) WaitConfirms(ctx context.Context) error {
 	l := c.cur.Load()
-	if c.recovers() && l.prev != nil && !l.told.Load() {
-		err := l.prev.ch.WaitConfirms(ctx)
+	if c.recovers() && !l.told.Load() {
+		var lost error
+		for p := l.prev.Load(); p != nil && lost == nil; p = p.prev.Load() {
+			lost = p.ch.WaitConfirms(ctx)
+		}
 		l.told.Store(true)
-		if err != nil {
-			return lostConfirm(err)
+		if lost != nil {
+			return lostConfirm(lost)
 		}
 	}
 	return l.ch.WaitConfirms(ctx)
