@@ -85,3 +85,30 @@ func (e *DialError) Error() string {
 
 // Unwrap returns the errors of every address.
 func (e *DialError) Unwrap() []error { return e.Errs }
+
+// TopologyError says that a recovery could not restore something the
+// program had declared or started through the connection: the broker
+// refused it on the new connection (a queue declared again with other
+// arguments, a binding to an exchange that is gone, a consumer on a queue
+// that is gone). The entity is forgotten, and the recovery goes on without
+// it. OnTopologyError hooks receive it; it matches (errors.Is, errors.As)
+// the broker's error.
+type TopologyError struct {
+	Kind   string // "exchange", "queue", "queue binding", "exchange binding" or "consumer"
+	Name   string // the exchange or queue, a binding's destination, or a consumer's tag
+	Source string // a binding's source exchange
+	Key    string // a binding's routing key
+	Err    error  // why the broker refused it
+}
+
+// Error names the entity and the broker's refusal.
+func (e *TopologyError) Error() string {
+	s := fmt.Sprintf("amqp: recovery could not restore %s %q", e.Kind, e.Name)
+	if e.Kind == "queue binding" || e.Kind == "exchange binding" {
+		s += fmt.Sprintf(" (from %q, key %q)", e.Source, e.Key)
+	}
+	return s + ": " + strings.TrimPrefix(fmt.Sprint(e.Err), "amqp: ")
+}
+
+// Unwrap returns the broker's error.
+func (e *TopologyError) Unwrap() error { return e.Err }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,11 +70,12 @@ const (
 )
 
 type logEntry struct {
-	kind  logKind
-	m     wire.Method
-	reply wire.MethodID
-	opts  amqp.ConsumeOptions
-	fn    func(*amqp.Delivery)
+	kind   logKind
+	m      wire.Method
+	reply  wire.MethodID
+	opts   amqp.ConsumeOptions
+	fn     func(*amqp.Delivery)
+	ticket uint16 // access.request: the ticket the program holds
 }
 
 // newChan wraps an engine channel.
@@ -134,18 +134,53 @@ func (c *Chan) record(e logEntry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := len(c.log); e.kind == logCall && n > 0 && c.log[n-1].kind == logCall && c.log[n-1].m.ID() == e.m.ID() {
+	if n := len(c.log); e.m.Name() == "basic.qos" && n > 0 && c.log[n-1].m.Name() == "basic.qos" &&
+		boolField(c.log[n-1].m, "Global") == boolField(e.m, "Global") {
 		c.log[n-1] = e // a qos replacing the one before it
 		return
 	}
 	c.log = append(c.log, e)
 }
 
-// forget removes a consumer from the log.
-func (c *Chan) forget(tag string) {
+// forget removes a consumer from the log, and returns its queue.
+func (c *Chan) forget(tag string) (queue string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.log = slices.DeleteFunc(c.log, func(e logEntry) bool { return e.kind == logConsume && e.opts.Tag == tag })
+	c.log = slices.DeleteFunc(c.log, func(e logEntry) bool {
+		if e.kind == logConsume && e.opts.Tag == tag {
+			queue = strField(e.m, "Queue")
+			return true
+		}
+		return false
+	})
+	return queue
+}
+
+// consumes reports whether a recorded consumer of c reads queue.
+func (c *Chan) consumes(queue string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.log, func(e logEntry) bool { return e.kind == logConsume && strField(e.m, "Queue") == queue })
+}
+
+// queues returns the queues c's recorded consumers read.
+func (c *Chan) queues() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var qs []string
+	for _, e := range c.log {
+		if e.kind == logConsume {
+			qs = append(qs, strField(e.m, "Queue"))
+		}
+	}
+	return qs
+}
+
+// observe records a topology call that succeeded (recovery only).
+func (c *Chan) observe(req wire.Method, reply wire.MethodID, queue string) {
+	if c.recovers() {
+		c.s.topo.observe(req, reply, queue)
+	}
 }
 
 // deliveries wraps a consumer callback so that it sees the program's tags.
@@ -173,84 +208,6 @@ func engineTag(l *link, tag uint64) (uint64, error) {
 	return tag - base, nil
 }
 
-// reopen opens the channel again on c and replays its log; the new engine
-// channel is returned, not yet current. A step the broker refuses with a
-// channel error (a consumer whose queue is gone) is dropped from the log,
-// logged, and the channel opened again without it: recovery goes on.
-func (c *Chan) reopen(ctx context.Context, conn *Conn) (*link, error) {
-	old := c.cur.Load()
-	for {
-		l, failed, err := c.replay(ctx, conn, old)
-		if err == nil {
-			return l, nil
-		}
-		var e *amqp.Error
-		if failed == nil || !errors.As(err, &e) || e.Hard() || conn.isDone() {
-			return nil, err
-		}
-		c.mu.Lock()
-		c.log = slices.DeleteFunc(c.log, func(x logEntry) bool { return x.m == failed.m })
-		c.mu.Unlock()
-		what := failed.m.Name()
-		if failed.kind == logConsume {
-			what = "consumer " + strconv.Quote(failed.opts.Tag)
-		}
-		conn.logf("recovery: channel %d: %s could not be restored, and is dropped: %v", c.id, what, err)
-	}
-}
-
-// replay opens the channel on conn and replays the log; on failure it
-// returns the entry that failed (nil: the open itself).
-func (c *Chan) replay(ctx context.Context, conn *Conn, old *link) (*link, *logEntry, error) {
-	ch, err := conn.open(ctx, c.id, func(*Channel) any { return c })
-	if err != nil {
-		return nil, nil, err
-	}
-	ch.copyHandlers(old.ch)
-	l := &link{ch: ch, epoch: old.epoch + 1}
-	l.prev.Store(old)
-	if old.told.Load() { // old's own predecessors were reported: drop them
-		old.prev.Store(nil) // old may still be read: atomic
-	}
-	c.mu.Lock()
-	log := slices.Clone(c.log)
-	c.mu.Unlock()
-	for i, e := range log {
-		switch e.kind {
-		case logCall:
-			_, err = ch.Call(ctx, e.m, e.reply)
-		case logConfirm:
-			err = ch.SelectConfirms(ctx, e.m, e.reply)
-		case logConsume:
-			if !old.ch.HasConsumer(e.opts.Tag) { // cancelled by the broker
-				c.forget(e.opts.Tag)
-				continue
-			}
-			_, err = ch.StartConsumer(ctx, e.m, e.opts, e.reply, c.deliveries(l.epoch, e.fn))
-		}
-		if err != nil {
-			if !ch.IsClosed() {
-				_ = ch.Close(ctx, nil)
-			}
-			select { // the id is free again before the next open
-			case <-ch.freed:
-			case <-conn.done:
-			}
-			return nil, &log[i], err
-		}
-	}
-	return l, nil, nil
-}
-
-// setStringField sets a generated method's string field by name (the
-// consumer tag of a replayed basic.consume).
-func setStringField(m wire.Method, name, v string) {
-	f := reflect.ValueOf(m).Elem().FieldByName(name)
-	if f.IsValid() && f.Kind() == reflect.String && f.CanSet() {
-		f.SetString(v)
-	}
-}
-
 // ID returns the channel number.
 func (c *Chan) ID() uint16 { return c.id }
 
@@ -259,8 +216,15 @@ func (c *Chan) ID() uint16 { return c.id }
 func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
 	var m wire.Method
 	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Call(ctx, req, replies...); return err })
-	if err == nil && len(replies) == 1 && req.Name() == "basic.qos" {
-		c.record(logEntry{kind: logCall, m: req, reply: replies[0]})
+	if err == nil && len(replies) == 1 {
+		switch req.Name() {
+		case "basic.qos":
+			c.record(logEntry{kind: logCall, m: req, reply: replies[0]})
+		case "access.request":
+			c.record(logEntry{kind: logCall, m: req, reply: replies[0], ticket: uint16(field(m, "Ticket").Uint())})
+		default:
+			c.observe(req, replies[0], "")
+		}
 	}
 	return m, err
 }
@@ -269,6 +233,9 @@ func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.Method
 func (c *Chan) Request(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
 	var m wire.Method
 	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Request(ctx, req, noWait, reply); return err })
+	if err == nil {
+		c.observe(req, reply, "")
+	}
 	return m, err
 }
 
@@ -276,6 +243,9 @@ func (c *Chan) Request(ctx context.Context, req wire.Method, noWait bool, reply 
 func (c *Chan) DeclareQueue(ctx context.Context, req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
 	var q amqp.QueueInfo
 	err := c.do(ctx, func(l *link) (err error) { q, err = l.ch.DeclareQueue(ctx, req, name, noWait, reply); return err })
+	if err == nil {
+		c.observe(req, reply, q.Name)
+	}
 	return q, err
 }
 
@@ -284,6 +254,9 @@ func (c *Chan) DeclareQueue(ctx context.Context, req wire.Method, name string, n
 func (c *Chan) Count(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
 	var n int
 	err := c.do(ctx, func(l *link) (err error) { n, err = l.ch.Count(ctx, req, noWait, reply); return err })
+	if err == nil {
+		c.observe(req, reply, "")
+	}
 	return n, err
 }
 
@@ -296,7 +269,7 @@ func (c *Chan) StartConsumer(ctx context.Context, req wire.Method, o amqp.Consum
 	})
 	if err == nil && c.recovers() {
 		o.Tag = tag
-		setStringField(req, "ConsumerTag", tag)
+		setField(req, "ConsumerTag", tag)
 		c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn})
 	}
 	return tag, err
@@ -305,7 +278,7 @@ func (c *Chan) StartConsumer(ctx context.Context, req wire.Method, o amqp.Consum
 // CancelConsumer cancels a consumer (see Channel.CancelConsumer).
 func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, reply wire.MethodID) error {
 	if c.recovers() {
-		c.forget(tag)
+		c.s.consumerGone(c.forget(tag))
 	}
 	err := c.Engine().CancelConsumer(ctx, req, tag, reply)
 	if err != nil && c.recovers() && c.Engine().lostWithConn() {

@@ -172,17 +172,27 @@ func (c ConnCommon) GoString() string { return c.s.Conn().String() }
 
 // DialURL parses an AMQP URI and dials it with protocol p (the dialects'
 // Dial functions).
-func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config) (ConnCommon, error) {
+func DialURL(ctx context.Context, p *Protocol, url string, cfg amqp.Config, dh DialHooks) (ConnCommon, error) {
 	uri, err := amqp.ParseURI(url)
 	if err != nil {
 		return ConnCommon{}, err
 	}
-	return DialURI(ctx, p, uri, cfg)
+	return DialURI(ctx, p, uri, cfg, dh)
+}
+
+// DialHooks are the hooks a program gives the dial itself, since they run
+// at the first connection.
+type DialHooks struct {
+	// OnConnect runs once the connection is open, and with recovery again
+	// on every new connection, after the recorded topology is declared and
+	// before the channels' consumers and the waiting calls resume. Its
+	// error fails that dial (the first) or that recovery attempt (retried).
+	OnConnect func(ConnCommon) error
 }
 
 // DialURI dials a URI value with protocol p (the dialects' DialURI): the
 // URI's address and cfg.Addresses, each once, in shuffled order.
-func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (ConnCommon, error) {
+func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, dh DialHooks) (ConnCommon, error) {
 	eps, err := endpoints(uri, cfg.Addresses)
 	if err != nil {
 		return ConnCommon{}, err
@@ -191,7 +201,16 @@ func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (C
 	if err != nil {
 		return ConnCommon{}, err
 	}
-	return ConnCommon{s: newSession(c, p, eps, cfg), ctx: context.Background()}, nil
+	s := newSession(c, p, eps, cfg)
+	s.dial.onConnect = dh.OnConnect
+	if err := s.connected(c); err != nil {
+		_ = c.Close(ctx, nil)
+		return ConnCommon{}, err
+	}
+	if s.rec != nil {
+		go s.watch()
+	}
+	return ConnCommon{s: s, ctx: context.Background()}, nil
 }
 
 // SetConnHooks changes the connection's hooks (the dialects' OnBlocked and
@@ -274,13 +293,35 @@ func (c ConnCommon) OnFlow(fn func(channel uint16, active bool)) {
 // OnDisconnect sets a hook called, with recovery on (Config.Recovery), each
 // time the connection is lost, with the cause, before recovery begins. It
 // runs on the recovery's goroutine: recovery waits for it.
-func (c ConnCommon) OnDisconnect(fn func(err error)) { c.s.SetRecoveryHooks(fn, nil) }
+func (c ConnCommon) OnDisconnect(fn func(err error)) {
+	c.s.SetRecoveryHooks(func(h *RecoveryHooks) { h.OnDisconnect = fn })
+}
 
 // OnRecovered sets a hook called, with recovery on, each time a recovery
 // completed: the connection is open again with its channels, modes and
 // consumers, and the calls that waited are resuming. It runs on the
 // recovery's goroutine.
-func (c ConnCommon) OnRecovered(fn func()) { c.s.SetRecoveryHooks(nil, fn) }
+func (c ConnCommon) OnRecovered(fn func()) {
+	c.s.SetRecoveryHooks(func(h *RecoveryHooks) { h.OnRecovered = fn })
+}
+
+// OnTopologyError sets a hook called, with recovery on, for each exchange,
+// queue, binding or consumer that a recovery could not restore (the broker
+// refused it on the new connection). The entity is forgotten and the
+// recovery goes on. It runs on the recovery's goroutine.
+func (c ConnCommon) OnTopologyError(fn func(err *amqp.TopologyError)) {
+	c.s.SetRecoveryHooks(func(h *RecoveryHooks) { h.OnTopologyError = fn })
+}
+
+// OnQueueRenamed sets a hook called, with recovery on, when a server-named
+// queue (declared with an empty name) was declared again and got a new
+// name. Later methods on this connection that name the old queue (bind,
+// consume, get, purge, delete, a publish to the default exchange) use the
+// new name by themselves. It runs on the recovery's goroutine, before
+// OnRecovered.
+func (c ConnCommon) OnQueueRenamed(fn func(oldName, name string)) {
+	c.s.SetRecoveryHooks(func(h *RecoveryHooks) { h.OnQueueRenamed = fn })
+}
 
 // Options returns the single optional options struct of a variadic call
 // (its zero value when none was given); more than one is an error.

@@ -72,6 +72,8 @@ type Conn struct {
 
 	byID sync.Mutex // serialises ChannelByID, so one id is opened once
 
+	rewrite func(wire.Method) // a recovering session's renames (topology.go); set before first use
+
 	mu       sync.Mutex // guards the fields below
 	chans    []atomic.Pointer[Channel]
 	lastID   uint16

@@ -152,6 +152,9 @@ func (ch *Channel) publishContent(ctx context.Context, req wire.Method, msg *amq
 	if err := ch.usable(); err != nil {
 		return 0, err
 	}
+	if rw := ch.c.rewrite; rw != nil {
+		rw(req)
+	}
 	c := ch.c
 	if err := c.waitUnblocked(ctx); err != nil {
 		return 0, err

@@ -66,6 +66,9 @@ func (ch *Channel) callThen(ctx context.Context, req wire.Method, replies []wire
 	if ctx.Err() != nil { // not sent: the channel stays as it is
 		return reply{}, ctxError(ctx, ch.name+": "+req.Name())
 	}
+	if rw := ch.c.rewrite; rw != nil {
+		rw(req)
+	}
 	ch.expecting.Store(true)
 	defer ch.expecting.Store(false)
 	reads := ch.c.reads.Load()
@@ -224,6 +227,9 @@ func (ch *Channel) sendFailed(err error) error {
 func (ch *Channel) Send(req wire.Method) error {
 	if err := ch.usable(); err != nil {
 		return err
+	}
+	if rw := ch.c.rewrite; rw != nil {
+		rw(req)
 	}
 	if ch.c.cfg.Trace != nil {
 		ch.c.traceMethod("->", ch.id, req)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,32 +40,44 @@ type Session struct {
 	recovering bool          // a recovery runs
 	signal     chan struct{} // closed and replaced at each change: recovery begins, ends, or the session ends
 	chans      map[uint16]*Chan
-	hooks      Hooks // the user's connection hooks, applied to every connection
-	onDown     func(error)
-	onUp       func()
+	hooks      Hooks         // the user's connection hooks, applied to every connection
+	rhooks     RecoveryHooks // the user's recovery hooks
 	userClosed bool
 	endErr     error
 	done       chan struct{}
 	ended      bool
 	stop       chan struct{} // closed by Close: recovery stops
+
+	topo topology // what recovery declares again (topology.go)
 }
 
-// newSession wraps a dialled engine connection; with rec it starts watching.
+// RecoveryHooks are the program's hooks on a recovering session; each runs
+// on the recovery's goroutine, which waits for it.
+type RecoveryHooks struct {
+	OnDisconnect    func(error)                // the connection was lost, with the cause
+	OnRecovered     func()                     // a recovery completed
+	OnTopologyError func(*amqp.TopologyError)  // something recorded could not be restored
+	OnQueueRenamed  func(oldName, name string) // a server-named queue got a new name
+}
+
+// newSession wraps a dialled engine connection; DialURI then starts
+// watching it, with recovery on.
 func newSession(c *Conn, p *Protocol, eps []amqp.URI, cfg amqp.Config) *Session {
 	s := &Session{dial: &dialParams{proto: p, eps: eps, cfg: cfg}, rec: cfg.Recovery, chans: map[uint16]*Chan{},
 		done: make(chan struct{}), stop: make(chan struct{}), signal: make(chan struct{})}
-	s.cur.Store(c)
 	if s.rec != nil {
-		go s.watch()
+		c.rewrite = s.topo.rewrite
 	}
+	s.cur.Store(c)
 	return s
 }
 
 // dialParams is what recovery dials with.
 type dialParams struct {
-	proto *Protocol
-	eps   []amqp.URI
-	cfg   amqp.Config
+	proto     *Protocol
+	eps       []amqp.URI
+	cfg       amqp.Config
+	onConnect func(ConnCommon) error // the program's on-connect hook, or nil
 }
 
 // Conn returns the engine connection now in use.
@@ -87,17 +97,18 @@ func (s *Session) SetHooks(f func(*Hooks)) {
 	s.Conn().SetHooks(func(dst *Hooks) { *dst = h; dst.OnClose = nil })
 }
 
-// SetRecoveryHooks sets the hooks that report a lost connection and a
-// completed recovery; nil leaves one unchanged.
-func (s *Session) SetRecoveryHooks(down func(error), up func()) {
+// SetRecoveryHooks changes the recovery hooks.
+func (s *Session) SetRecoveryHooks(f func(*RecoveryHooks)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if down != nil {
-		s.onDown = down
-	}
-	if up != nil {
-		s.onUp = up
-	}
+	f(&s.rhooks)
+}
+
+// recoveryHooks returns the recovery hooks now set.
+func (s *Session) recoveryHooks() RecoveryHooks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rhooks
 }
 
 // track records a channel so that recovery restores it; untrack forgets it.
@@ -119,6 +130,24 @@ func (s *Session) untrack(c *Chan) {
 		delete(s.chans, c.id)
 	}
 	s.mu.Unlock()
+	for _, q := range c.queues() { // its consumers went with it
+		s.consumerGone(q)
+	}
+}
+
+// consumerGone forgets an auto-delete queue whose last recorded consumer
+// went.
+func (s *Session) consumerGone(queue string) {
+	if queue == "" {
+		return
+	}
+	s.mu.Lock()
+	inUse := false
+	for _, c := range s.chans {
+		inUse = inUse || c.consumes(queue)
+	}
+	s.mu.Unlock()
+	s.topo.consumerGone(queue, inUse)
 }
 
 // Done is closed when the session has ended.
@@ -239,114 +268,6 @@ func (s *Session) end(err error) {
 	if onClose != nil {
 		onClose(err)
 	}
-}
-
-// recover dials again until a connection opens with every channel
-// restored, or the give-up limit; it returns the error that ends the
-// session, or nil once cur is the new connection.
-func (s *Session) recover(cause error) error {
-	s.mu.Lock()
-	s.recovering = true
-	s.signalLocked()
-	down := s.onDown
-	s.mu.Unlock()
-	if down != nil {
-		down(cause)
-	}
-	started := time.Now()
-	attempts := 0
-	last := cause
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	for round := 0; ; round++ {
-		if d := s.rec.Backoff(round); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-		}
-		eps := slices.Clone(s.dial.eps)
-		rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
-		for _, u := range eps {
-			if ctx.Err() != nil {
-				return last
-			}
-			if s.rec.MaxAttempts > 0 && attempts >= s.rec.MaxAttempts ||
-				s.rec.GiveUpAfter > 0 && time.Since(started) >= s.rec.GiveUpAfter {
-				return fmt.Errorf("%w: recovery gave up after %d attempts in %s: %w", amqp.ErrClosed, attempts, time.Since(started).Round(time.Millisecond), last)
-			}
-			attempts++
-			c, err := Dial(ctx, s.dial.proto, u, s.dial.cfg)
-			if err == nil {
-				err = s.restore(ctx, c)
-				if err == nil {
-					return nil
-				}
-				_ = c.Close(ctx, nil)
-			}
-			last = err
-		}
-	}
-}
-
-// restore reopens every tracked channel on c with its modes and consumers,
-// then makes c current and wakes the waiting calls.
-func (s *Session) restore(ctx context.Context, c *Conn) error {
-	s.mu.Lock()
-	chans := make([]*Chan, 0, len(s.chans))
-	for _, ch := range s.chans {
-		chans = append(chans, ch)
-	}
-	h := s.hooks
-	s.mu.Unlock()
-	slices.SortFunc(chans, func(a, b *Chan) int { return int(a.id) - int(b.id) })
-	fresh := make([]*link, len(chans))
-	for i, sc := range chans {
-		old := sc.Engine()
-		if !old.lostWithConn() {
-			s.untrack(sc) // closed by the broker or given up before: not restored
-			continue
-		}
-		ch, err := sc.reopen(ctx, c)
-		if err != nil {
-			return err
-		}
-		fresh[i] = ch
-	}
-	c.SetHooks(func(dst *Hooks) { *dst = h; dst.OnClose = nil })
-	s.mu.Lock()
-	if s.userClosed { // Close came meanwhile: it closed the old connection only
-		s.mu.Unlock()
-		return amqp.ErrClosed
-	}
-	for i, sc := range chans {
-		if fresh[i] == nil {
-			continue
-		}
-		if s.chans[sc.id] != sc { // closed by the program meanwhile
-			fresh[i].ch.abandon(amqp.ErrClosed)
-			continue
-		}
-		sc.cur.Store(fresh[i])
-	}
-	s.cur.Store(c)
-	s.recovering = false
-	s.signalLocked()
-	up := s.onUp
-	s.mu.Unlock()
-	if up != nil {
-		up()
-	}
-	return nil
 }
 
 func (s *Session) signalLocked() {

@@ -28,8 +28,11 @@ func DialConfig(url string, cfg amqp.Config) (*Conn, error) {
 
 // DialContext connects, bounded by ctx and cfg.ConnectionTimeout. A
 // connection.redirect from the broker is followed once.
-func DialContext(ctx context.Context, url string, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURL(ctx, spec08.Protocol, url, cfg)
+//
+// Options given here apply to the connection's whole life: OnConnect is the
+// one way to run code on every connection, the first included.
+func DialContext(ctx context.Context, url string, cfg amqp.Config, opts ...DialOption) (*Conn, error) {
+	c, err := amqplib.DialURL(ctx, spec08.Protocol, url, cfg, dialHooks(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -42,13 +45,42 @@ func DialURI(uri amqp.URI, cfg amqp.Config) (*Conn, error) {
 	return DialURIContext(context.Background(), uri, cfg)
 }
 
-// DialURIContext is DialURI bounded by ctx and cfg.ConnectionTimeout.
-func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config) (*Conn, error) {
-	c, err := amqplib.DialURI(ctx, spec08.Protocol, uri, cfg)
+// DialURIContext is DialURI bounded by ctx and cfg.ConnectionTimeout, with
+// options as DialContext takes them.
+func DialURIContext(ctx context.Context, uri amqp.URI, cfg amqp.Config, opts ...DialOption) (*Conn, error) {
+	c, err := amqplib.DialURI(ctx, spec08.Protocol, uri, cfg, dialHooks(opts))
 	if err != nil {
 		return nil, err
 	}
 	return &Conn{common: c}, nil
+}
+
+// A DialOption is a hook given to DialContext or DialURIContext.
+type DialOption struct{ set func(*amqplib.DialHooks) }
+
+// OnConnect runs fn once the connection is open, before the dial returns,
+// and with recovery on (Config.Recovery) again on every new connection:
+// after the recorded exchanges, queues and bindings are declared again and
+// before consumers and the calls that waited resume. fn gets a Conn for
+// that one connection, which no recovery follows: channels it opens end
+// with it (fn opens them again next time), and what it declares is not
+// recorded. An error from fn fails the dial, or that recovery attempt,
+// which is then retried. It is the place for set-up that must be there
+// before anything else runs, in the style of nucleon.amqp's on_connect.
+func OnConnect(fn func(c *Conn) error) DialOption {
+	return DialOption{func(h *amqplib.DialHooks) {
+		h.OnConnect = func(cc amqplib.ConnCommon) error { return fn(&Conn{common: cc}) }
+	}}
+}
+
+func dialHooks(opts []DialOption) amqplib.DialHooks {
+	var h amqplib.DialHooks
+	for _, o := range opts {
+		if o.set != nil {
+			o.set(&h)
+		}
+	}
+	return h
 }
 
 // WithContext returns a view of the connection whose blocking calls

@@ -163,6 +163,20 @@ func (c *Conn) OnDisconnect(fn func(err error)) { c.common.OnDisconnect(fn) }
 // recovery's goroutine.
 func (c *Conn) OnRecovered(fn func()) { c.common.OnRecovered(fn) }
 
+// OnTopologyError sets a hook called, with recovery on, for each exchange,
+// queue, binding or consumer that a recovery could not restore (the broker
+// refused it on the new connection). The entity is forgotten and the
+// recovery goes on. It runs on the recovery's goroutine.
+func (c *Conn) OnTopologyError(fn func(err *amqp.TopologyError)) { c.common.OnTopologyError(fn) }
+
+// OnQueueRenamed sets a hook called, with recovery on, when a server-named
+// queue (declared with an empty name) was declared again and got a new
+// name. Later methods on this connection that name the old queue (bind,
+// consume, get, purge, delete, a publish to the default exchange) use the
+// new name by themselves. It runs on the recovery's goroutine, before
+// OnRecovered.
+func (c *Conn) OnQueueRenamed(fn func(oldName, name string)) { c.common.OnQueueRenamed(fn) }
+
 // The engine values behind the dialect's types, for the library's own
 // tests and tools (amqplib.ConnOf, amqplib.ChannelOf).
 func init() {

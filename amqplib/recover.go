@@ -1,0 +1,165 @@
+package amqplib
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/amqplib-go/amqp"
+)
+
+// The recovery itself (its invariants are at the top of session.go).
+
+// recover dials again until a connection opens with every channel
+// restored, or the give-up limit; it returns the error that ends the
+// session, or nil once cur is the new connection.
+func (s *Session) recover(cause error) error {
+	s.mu.Lock()
+	s.recovering = true
+	s.signalLocked()
+	down := s.rhooks.OnDisconnect
+	s.mu.Unlock()
+	if down != nil {
+		down(cause)
+	}
+	started := time.Now()
+	attempts := 0
+	last := cause
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for round := 0; ; round++ {
+		if d := s.rec.Backoff(round); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		eps := slices.Clone(s.dial.eps)
+		rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
+		for _, u := range eps {
+			if ctx.Err() != nil {
+				return last
+			}
+			if s.rec.MaxAttempts > 0 && attempts >= s.rec.MaxAttempts ||
+				s.rec.GiveUpAfter > 0 && time.Since(started) >= s.rec.GiveUpAfter {
+				return fmt.Errorf("%w: recovery gave up after %d attempts in %s: %w", amqp.ErrClosed, attempts, time.Since(started).Round(time.Millisecond), last)
+			}
+			attempts++
+			c, err := Dial(ctx, s.dial.proto, u, s.dial.cfg)
+			if err == nil {
+				c.rewrite = s.topo.rewrite
+				err = s.restore(ctx, c)
+				if err == nil {
+					return nil
+				}
+				_ = c.Close(ctx, nil)
+			}
+			last = err
+		}
+	}
+}
+
+// restore brings back on c what the program had, in dependency order:
+// the tracked channels open again with their ids (so nothing else takes
+// them), the recorded topology, the on-connect hook, then each channel's
+// log (qos, modes, consumers). It then makes c current and wakes the
+// waiting calls.
+func (s *Session) restore(ctx context.Context, c *Conn) error {
+	s.mu.Lock()
+	chans := make([]*Chan, 0, len(s.chans))
+	for _, ch := range s.chans {
+		chans = append(chans, ch)
+	}
+	h := s.hooks
+	s.mu.Unlock()
+	rh := s.recoveryHooks()
+	slices.SortFunc(chans, func(a, b *Chan) int { return int(a.id) - int(b.id) })
+	fresh := make([]*link, len(chans))
+	for i, sc := range chans {
+		if !sc.Engine().lostWithConn() {
+			s.untrack(sc) // closed by the broker or given up before: not restored
+			continue
+		}
+		l, err := sc.openLink(ctx, c)
+		if err != nil {
+			return err
+		}
+		fresh[i] = l
+	}
+	renames, err := s.topo.replay(ctx, c, rh.OnTopologyError)
+	if err != nil {
+		return err
+	}
+	if err := s.connected(c); err != nil {
+		return err
+	}
+	for i, sc := range chans {
+		if fresh[i] == nil {
+			continue
+		}
+		if fresh[i], err = sc.restoreLog(ctx, c, fresh[i], rh.OnTopologyError); err != nil {
+			return err
+		}
+	}
+	c.SetHooks(func(dst *Hooks) { *dst = h; dst.OnClose = nil })
+	s.mu.Lock()
+	if s.userClosed { // Close came meanwhile: it closed the old connection only
+		s.mu.Unlock()
+		return amqp.ErrClosed
+	}
+	var dropped []*Channel
+	for i, sc := range chans {
+		if fresh[i] == nil {
+			continue
+		}
+		if s.chans[sc.id] != sc { // closed by the program meanwhile
+			dropped = append(dropped, fresh[i].ch)
+			continue
+		}
+		sc.cur.Store(fresh[i])
+	}
+	s.cur.Store(c)
+	s.recovering = false
+	s.signalLocked()
+	rh = s.rhooks
+	s.mu.Unlock()
+	for _, ch := range dropped { // not under s.mu: this writes a frame
+		ch.abandon(amqp.ErrClosed)
+	}
+	if rh.OnQueueRenamed != nil {
+		for _, r := range renames {
+			rh.OnQueueRenamed(r.old, r.name)
+		}
+	}
+	if rh.OnRecovered != nil {
+		rh.OnRecovered()
+	}
+	return nil
+}
+
+// connected runs the program's on-connect hook for c, with a view of c
+// that no recovery follows: what the hook opens lives as long as c, and
+// the hook runs again on the next connection.
+func (s *Session) connected(c *Conn) error {
+	fn := s.dial.onConnect
+	if fn == nil {
+		return nil
+	}
+	view := &Session{dial: s.dial, chans: map[uint16]*Chan{}}
+	view.cur.Store(c)
+	if err := fn(ConnCommon{s: view, ctx: context.Background()}); err != nil {
+		return fmt.Errorf("amqp: the on-connect hook failed: %w", err)
+	}
+	return nil
+}
