@@ -1,6 +1,10 @@
 package amqplib
 
-import "time"
+import (
+	"time"
+
+	"github.com/amqplib-go/amqp/amqplib/wire"
+)
 
 // Leading reports whether a caller holds the read turn.
 func Leading(c *Conn) bool {
@@ -23,3 +27,34 @@ func SetDeliverReplyHook(fn func()) (restore func()) {
 	deliverReplyHook.Store(&fn)
 	return func() { deliverReplyHook.Store(nil) }
 }
+
+// Topology is a recorder for tests of topology.go.
+type Topology struct{ t topology }
+
+// Observe records a call that succeeded.
+func (t *Topology) Observe(m wire.Method, queue string) { t.t.observe(m, m.ID(), queue) }
+
+// Records lists the records in replay order as "kind name [source key]".
+func (t *Topology) Records() []string {
+	var out []string
+	for _, e := range t.t.snapshot() {
+		s := kindNames[e.kind] + " " + e.name
+		if e.kind >= kindQueueBinding {
+			s += " " + e.source + " " + e.key
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Renamed records a server-named queue's new name.
+func (t *Topology) Renamed(old, name string) { t.t.renamed(old, name) }
+
+// TicketChanged records a 0-8 ticket's new value.
+func (t *Topology) TicketChanged(old, now uint16) { t.t.ticketChanged(old, now) }
+
+// Rewrite rewrites a method about to be sent.
+func (t *Topology) Rewrite(m wire.Method) { t.t.rewrite(m) }
+
+// ConsumerGone reports that a queue's last consumer went.
+func (t *Topology) ConsumerGone(queue string) { t.t.consumerGone(queue, false) }

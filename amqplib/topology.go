@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/amqplib/wire"
@@ -337,7 +338,10 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 			_ = ch.Close(ctx, nil)
 		}
 	}()
-	for _, e := range ents {
+	started := time.Now()
+	pause := 10 * time.Millisecond
+	for i := 0; i < len(ents); i++ {
+		e := ents[i]
 		if ch == nil || ch.IsClosed() {
 			var err error
 			if ch, err = conn.open(ctx, 0, nil); err != nil {
@@ -350,25 +354,48 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 		}
 		m, err := ch.Call(ctx, e.m, e.reply)
 		var ae *amqp.Error
-		switch {
-		case err == nil:
+		if err == nil {
 			if q, ok := m.(wire.QueueDeclared); ok && e.serverNamed && q.QueueInfo().Name != e.name {
 				renames = append(renames, rename{e.name, q.QueueInfo().Name})
 				t.renamed(e.name, q.QueueInfo().Name)
 			}
-		case errors.As(err, &ae) && !ae.Hard() && !conn.isDone():
-			t.forget(e)
-			conn.logf("recovery: %s %q could not be declared again, and is forgotten: %v", kindNames[e.kind], e.name, err)
-			if failed != nil {
-				failed(e.failure(err))
-			}
-			select { // the broker closed the channel; its id is freed
-			case <-ch.freed:
-			case <-conn.done:
-			}
-		default:
+			continue
+		}
+		if !errors.As(err, &ae) || ae.Hard() || conn.isDone() {
 			return nil, err
+		}
+		select { // the broker closed the channel; its id is freed
+		case <-ch.freed:
+		case <-conn.done:
+			return nil, err
+		}
+		if ae.Code == amqp.ResourceLocked && time.Since(started) < conn.timeout {
+			// An exclusive queue the broker still holds for the lost
+			// connection, until it notices that connection is gone.
+			if err := pauseFor(ctx, pause); err != nil {
+				return nil, err
+			}
+			pause = min(2*pause, 500*time.Millisecond)
+			i--
+			continue
+		}
+		t.forget(e)
+		conn.logf("recovery: %s %q could not be declared again, and is forgotten: %v", kindNames[e.kind], e.name, err)
+		if failed != nil {
+			failed(e.failure(err))
 		}
 	}
 	return renames, nil
+}
+
+// pauseFor waits d, or until ctx ends.
+func pauseFor(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
