@@ -389,3 +389,52 @@ func Alarms(t testing.TB) string {
 	t.Helper()
 	return strings.TrimSpace(Ctl(t, "eval", "rabbit_alarm:get_alarms()."))
 }
+
+// StopApp stops the RabbitMQ application on the node (rabbitmqctl
+// stop_app): it closes every client connection with 320 and stops
+// listening, while the Erlang node lives on. StartApp, or the test's end,
+// starts it again.
+func StopApp(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() { _, _ = CtlErr("start_app") })
+	Ctl(t, "stop_app")
+}
+
+// StartApp starts the RabbitMQ application again after StopApp.
+func StartApp(t testing.TB) {
+	t.Helper()
+	Ctl(t, "start_app")
+}
+
+// Kill kills the node's beam.smp with SIGKILL and waits until it is gone:
+// its sockets are reset by the kernel, and nothing is flushed. Restart, or
+// the test's end, starts the node again (its durable state is kept).
+func Kill(t testing.TB) {
+	t.Helper()
+	p := Pid(t)
+	t.Cleanup(func() { _ = ensure() })
+	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+		t.Fatalf("node2: SIGKILL %d: %v", p, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(p)); err != nil {
+			return
+		}
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat"); bytes.Contains(b, []byte(") Z")) {
+			return // a zombie: dead, not yet reaped by its parent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node2: pid %d still alive 10 s after SIGKILL", p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Restart starts the node again after Kill (about 10 s).
+func Restart(t testing.TB) {
+	t.Helper()
+	if err := ensure(); err != nil {
+		t.Fatalf("node2: restart: %v", err)
+	}
+}
