@@ -46,7 +46,8 @@ type Chan struct {
 	mu  sync.Mutex // guards log
 	log []logEntry
 
-	txEpoch atomic.Uint64 // the epoch the current transaction began in
+	txMode atomic.Bool   // tx.select succeeded: publishes and acks are transactional work
+	txWork atomic.Uint64 // 1 + the epoch of the current transaction's first work (0: none yet)
 }
 
 // link is an engine channel and the epoch it belongs to.
@@ -102,15 +103,24 @@ func (c *Chan) recovers() bool { return c.s != nil && c.s.rec != nil }
 // connection died and recovery is on, it waits for the recovery and runs
 // fn again on the restored channel.
 func (c *Chan) do(ctx context.Context, fn func(l *link) error) error {
-	return c.doFor(ctx, 0, fn)
+	return c.doFor(ctx, 0, fn, nil)
+}
+
+// doRecorded is do for a call whose success is recorded for recovery (rec
+// runs after it succeeded): with recovery on, each attempt and its record
+// hold the session's recording lock, which a recovery holds while it
+// restores, so the call is either in what the recovery replays or runs on
+// the restored channel, never lost between the two.
+func (c *Chan) doRecorded(ctx context.Context, fn func(l *link) error, rec func(l *link)) error {
+	return c.doFor(ctx, 0, fn, rec)
 }
 
 // doFor is do with the wait for a recovery bounded by limit (0: the
-// connection's timeout; negative: no bound but ctx and the session's end).
-func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) error) error {
+// connection's timeout; negative: no bound but ctx and the session's end),
+// and rec as doRecorded runs it.
+func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) error, rec func(l *link)) error {
 	for {
-		l := c.cur.Load()
-		err := fn(l)
+		l, err := c.attempt(fn, rec)
 		if err == nil || !c.recovers() {
 			return err
 		}
@@ -126,6 +136,27 @@ func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) 
 		}
 	}
 }
+
+// attempt runs fn once on the current link, then rec when it succeeded.
+func (c *Chan) attempt(fn func(l *link) error, rec func(l *link)) (*link, error) {
+	if rec != nil && c.recovers() {
+		c.s.recording.RLock()
+		defer c.s.recording.RUnlock()
+	}
+	l := c.cur.Load()
+	err := fn(l)
+	if err == nil && rec != nil {
+		if h := attemptHook.Load(); h != nil {
+			(*h)()
+		}
+		rec(l)
+	}
+	return l, err
+}
+
+// attemptHook, when set by a test, runs between a recorded call's success
+// and its record.
+var attemptHook atomic.Pointer[func()]
 
 // record appends to the log (recovery only).
 func (c *Chan) record(e logEntry) {
@@ -215,8 +246,10 @@ func (c *Chan) ID() uint16 { return c.id }
 // Channel.Call).
 func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.MethodID) (wire.Method, error) {
 	var m wire.Method
-	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Call(ctx, req, replies...); return err })
-	if err == nil && len(replies) == 1 {
+	err := c.doRecorded(ctx, func(l *link) (err error) { m, err = l.ch.Call(ctx, req, replies...); return err }, func(*link) {
+		if len(replies) != 1 {
+			return
+		}
 		switch req.Name() {
 		case "basic.qos":
 			c.record(logEntry{kind: logCall, m: req, reply: replies[0]})
@@ -225,27 +258,23 @@ func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.Method
 		default:
 			c.observe(req, replies[0], "")
 		}
-	}
+	})
 	return m, err
 }
 
 // Request is Call, or Send when noWait (see Channel.Request).
 func (c *Chan) Request(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (wire.Method, error) {
 	var m wire.Method
-	err := c.do(ctx, func(l *link) (err error) { m, err = l.ch.Request(ctx, req, noWait, reply); return err })
-	if err == nil {
-		c.observe(req, reply, "")
-	}
+	err := c.doRecorded(ctx, func(l *link) (err error) { m, err = l.ch.Request(ctx, req, noWait, reply); return err },
+		func(*link) { c.observe(req, reply, "") })
 	return m, err
 }
 
 // DeclareQueue declares a queue (see Channel.DeclareQueue).
 func (c *Chan) DeclareQueue(ctx context.Context, req wire.Method, name string, noWait bool, reply wire.MethodID) (amqp.QueueInfo, error) {
 	var q amqp.QueueInfo
-	err := c.do(ctx, func(l *link) (err error) { q, err = l.ch.DeclareQueue(ctx, req, name, noWait, reply); return err })
-	if err == nil {
-		c.observe(req, reply, q.Name)
-	}
+	err := c.doRecorded(ctx, func(l *link) (err error) { q, err = l.ch.DeclareQueue(ctx, req, name, noWait, reply); return err },
+		func(*link) { c.observe(req, reply, q.Name) })
 	return q, err
 }
 
@@ -253,35 +282,40 @@ func (c *Chan) DeclareQueue(ctx context.Context, req wire.Method, name string, n
 // Channel.Count).
 func (c *Chan) Count(ctx context.Context, req wire.Method, noWait bool, reply wire.MethodID) (int, error) {
 	var n int
-	err := c.do(ctx, func(l *link) (err error) { n, err = l.ch.Count(ctx, req, noWait, reply); return err })
-	if err == nil {
-		c.observe(req, reply, "")
-	}
+	err := c.doRecorded(ctx, func(l *link) (err error) { n, err = l.ch.Count(ctx, req, noWait, reply); return err },
+		func(*link) { c.observe(req, reply, "") })
 	return n, err
 }
 
 // StartConsumer registers a consumer (see Channel.StartConsumer).
 func (c *Chan) StartConsumer(ctx context.Context, req wire.Method, o amqp.ConsumeOptions, okID wire.MethodID, fn func(*amqp.Delivery)) (string, error) {
 	var tag string
-	err := c.do(ctx, func(l *link) (err error) {
+	err := c.doRecorded(ctx, func(l *link) (err error) {
 		tag, err = l.ch.StartConsumer(ctx, req, o, okID, c.deliveries(l.epoch, fn))
 		return err
+	}, func(*link) {
+		if c.recovers() {
+			o.Tag = tag
+			setField(req, "ConsumerTag", tag)
+			c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn})
+		}
 	})
-	if err == nil && c.recovers() {
-		o.Tag = tag
-		setField(req, "ConsumerTag", tag)
-		c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn})
-	}
 	return tag, err
 }
 
 // CancelConsumer cancels a consumer (see Channel.CancelConsumer).
 func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, reply wire.MethodID) error {
-	if c.recovers() {
-		c.s.consumerGone(c.forget(tag))
+	if !c.recovers() {
+		return c.Engine().CancelConsumer(ctx, req, tag, reply)
 	}
-	err := c.Engine().CancelConsumer(ctx, req, tag, reply)
-	if err != nil && c.recovers() && c.Engine().lostWithConn() {
+	// Under the recording lock: a recovery either replays the consumer and
+	// the cancel goes to the restored channel, or never sees it.
+	c.s.recording.RLock()
+	defer c.s.recording.RUnlock()
+	c.s.consumerGone(c.forget(tag))
+	e := c.Engine()
+	err := e.CancelConsumer(ctx, req, tag, reply)
+	if err != nil && e.lostWithConn() {
 		return nil // the consumer went with the connection, and is not restored
 	}
 	return err
@@ -305,6 +339,11 @@ func (c *Chan) Send(req wire.Method) error {
 				}
 				f.SetUint(t)
 			}
+			if err := l.ch.Send(req); err != nil {
+				return err
+			}
+			c.txDid(l)
+			return nil
 		}
 	}
 	return l.ch.Send(req)
@@ -313,7 +352,13 @@ func (c *Chan) Send(req wire.Method) error {
 // PublishContent publishes a message (see Channel.PublishContent).
 func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
 	var seq uint64
-	err := c.do(ctx, func(l *link) (err error) { seq, err = l.ch.PublishContent(ctx, req, msg); return err })
+	err := c.do(ctx, func(l *link) (err error) {
+		seq, err = l.ch.PublishContent(ctx, req, msg)
+		if err == nil && c.recovers() {
+			c.txDid(l)
+		}
+		return err
+	})
 	return seq, err
 }
 
@@ -321,7 +366,13 @@ func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Me
 // Channel.PublishContentNow).
 func (c *Chan) PublishContentNow(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
 	var seq uint64
-	err := c.do(ctx, func(l *link) (err error) { seq, err = l.ch.PublishContentNow(ctx, req, msg); return err })
+	err := c.do(ctx, func(l *link) (err error) {
+		seq, err = l.ch.PublishContentNow(ctx, req, msg)
+		if err == nil && c.recovers() {
+			c.txDid(l)
+		}
+		return err
+	})
 	return seq, err
 }
 
@@ -356,11 +407,8 @@ func (c *Chan) GetMessage(ctx context.Context, req wire.Method) (*amqp.Delivery,
 // SelectConfirms puts the channel in confirm mode (see
 // Channel.SelectConfirms).
 func (c *Chan) SelectConfirms(ctx context.Context, req wire.Method, reply wire.MethodID) error {
-	err := c.do(ctx, func(l *link) error { return l.ch.SelectConfirms(ctx, req, reply) })
-	if err == nil {
-		c.record(logEntry{kind: logConfirm, m: req, reply: reply})
-	}
-	return err
+	return c.doRecorded(ctx, func(l *link) error { return l.ch.SelectConfirms(ctx, req, reply) },
+		func(*link) { c.record(logEntry{kind: logConfirm, m: req, reply: reply}) })
 }
 
 // Tx sends one of the tx methods and waits for its reply; tx.select is
@@ -371,29 +419,32 @@ func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
 	ch := l.ch
 	k := &ch.c.proto.Known
 	if req != k.TxSelect {
-		if c.recovers() && c.txEpoch.Load() != l.epoch {
-			// The transaction began on a connection that was lost: the
-			// broker rolled it back. A new one has begun on this channel.
-			c.txEpoch.Store(l.epoch)
+		if w := c.txWork.Load(); c.recovers() && w != 0 && w-1 != l.epoch {
+			// Work of this transaction was done on a connection that was
+			// lost: the broker rolled it back.
+			c.txWork.Store(0)
+			if req == k.TxRollback {
+				return ch.tx(ctx, req, reply) // what the program wanted: nothing of it stays
+			}
 			return fmt.Errorf("%w: the transaction was lost with the connection (the broker rolled it back); publish and ack its work again", amqp.ErrClosed)
 		}
 		err := ch.tx(ctx, req, reply)
 		if err == nil {
-			c.txEpoch.Store(l.epoch)
+			c.txWork.Store(0)
 		}
 		return err
 	}
-	err := c.do(ctx, func(l *link) error {
-		err := l.ch.tx(ctx, req, reply)
-		if err == nil {
-			c.txEpoch.Store(l.epoch)
-		}
-		return err
-	})
-	if err == nil {
+	return c.doRecorded(ctx, func(l *link) error { return l.ch.tx(ctx, req, reply) }, func(*link) {
+		c.txMode.Store(true)
 		c.record(logEntry{kind: logCall, m: ch.c.proto.NewMethod(req), reply: reply})
+	})
+}
+
+// txDid notes transactional work (a publish, an ack) done on l.
+func (c *Chan) txDid(l *link) {
+	if c.txMode.Load() && c.txWork.Load() == 0 {
+		c.txWork.CompareAndSwap(0, l.epoch+1)
 	}
-	return err
 }
 
 // Wait dispatches one event (see Common.Wait); across a recovery it goes
@@ -403,7 +454,7 @@ func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
 	if !deadline.IsZero() {
 		limit = max(time.Until(deadline), time.Nanosecond)
 	}
-	return c.doFor(ctx, limit, func(l *link) error { return l.ch.wait(deadline, ctx) })
+	return c.doFor(ctx, limit, func(l *link) error { return l.ch.wait(deadline, ctx) }, nil)
 }
 
 // Confirming reports whether the channel is in confirm mode.

@@ -341,6 +341,9 @@ func Options[T any](opts []T) (T, error) {
 func OpenChannel[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func(*Chan) C) (C, error) {
 	s := cc.s
 	for {
+		if s.rec != nil { // a recovery restores the channel, or it opens on the new connection
+			s.recording.RLock()
+		}
 		c := s.Conn()
 		ch, err := c.open(ctx, id, func(ch *Channel) any {
 			sc := newChan(s, ch)
@@ -348,9 +351,13 @@ func OpenChannel[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func
 			return sc
 		})
 		if err == nil {
-			sc := ch.owner.(*Chan)
-			s.track(sc)
-			return sc.owner.(C), nil
+			s.track(ch.owner.(*Chan))
+		}
+		if s.rec != nil {
+			s.recording.RUnlock()
+		}
+		if err == nil {
+			return ch.owner.(*Chan).owner.(C), nil
 		}
 		var zero C
 		if s.rec == nil || !c.isDone() {

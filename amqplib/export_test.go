@@ -58,3 +58,29 @@ func (t *Topology) Rewrite(m wire.Method) { t.t.rewrite(m) }
 
 // ConsumerGone reports that a queue's last consumer went.
 func (t *Topology) ConsumerGone(queue string) { t.t.consumerGone(queue, false) }
+
+// SetAttemptHook runs fn between a recorded call's success and its record,
+// until restored.
+func SetAttemptHook(fn func()) (restore func()) {
+	attemptHook.Store(&fn)
+	return func() { attemptHook.Store(nil) }
+}
+
+// RestoreWaiting reports whether a recovery waits for the recording lock
+// (called by a goroutine holding it for reading).
+func RestoreWaiting(cc ConnCommon) bool {
+	if cc.s.recording.TryRLock() {
+		cc.s.recording.RUnlock()
+		return false
+	}
+	return true
+}
+
+// RecordingHeld reports whether someone holds the recording lock.
+func RecordingHeld(cc ConnCommon) bool {
+	if cc.s.recording.TryLock() {
+		cc.s.recording.Unlock()
+		return false
+	}
+	return true
+}

@@ -76,6 +76,25 @@ func (s *Session) recover(cause error) error {
 // log (qos, modes, consumers). It then makes c current and wakes the
 // waiting calls.
 func (s *Session) restore(ctx context.Context, c *Conn) error {
+	var failures []*amqp.TopologyError
+	failed := func(e *amqp.TopologyError) { failures = append(failures, e) }
+	rh := s.recoveryHooks()
+	report := func() { // with no lock held, once the attempt is over
+		if rh.OnTopologyError != nil {
+			for _, e := range failures {
+				rh.OnTopologyError(e)
+			}
+		}
+		failures = nil
+	}
+	defer report()
+	s.recording.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			s.recording.Unlock()
+		}
+	}()
 	s.mu.Lock()
 	chans := make([]*Chan, 0, len(s.chans))
 	for _, ch := range s.chans {
@@ -83,7 +102,6 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 	}
 	h := s.hooks
 	s.mu.Unlock()
-	rh := s.recoveryHooks()
 	slices.SortFunc(chans, func(a, b *Chan) int { return int(a.id) - int(b.id) })
 	fresh := make([]*link, len(chans))
 	for i, sc := range chans {
@@ -97,7 +115,7 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 		}
 		fresh[i] = l
 	}
-	renames, err := s.topo.replay(ctx, c, rh.OnTopologyError)
+	renames, err := s.topo.replay(ctx, c, failed)
 	if err != nil {
 		return err
 	}
@@ -108,7 +126,7 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 		if fresh[i] == nil {
 			continue
 		}
-		if fresh[i], err = sc.restoreLog(ctx, c, fresh[i], rh.OnTopologyError); err != nil {
+		if fresh[i], err = sc.restoreLog(ctx, c, fresh[i], failed); err != nil {
 			return err
 		}
 	}
@@ -134,9 +152,12 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 	s.signalLocked()
 	rh = s.rhooks
 	s.mu.Unlock()
+	s.recording.Unlock()
+	locked = false
 	for _, ch := range dropped { // not under s.mu: this writes a frame
 		ch.abandon(amqp.ErrClosed)
 	}
+	report()
 	if rh.OnQueueRenamed != nil {
 		for _, r := range renames {
 			rh.OnQueueRenamed(r.old, r.name)

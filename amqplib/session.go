@@ -27,6 +27,12 @@ import (
 //     signals; a call that failed because its connection died waits for
 //     that (bounded by the timeout and its context) and runs again on
 //     the new channel (chan.go).
+//   - A call that records what it did (qos, consumers, modes, topology)
+//     does so under the recording lock (read), which restore holds
+//     (write): it is either replayed or runs on the restored channel.
+//     Lock order: recording, then mu, then a Chan's mu, then the
+//     topology's. Hooks run with none of them held (the on-connect hook
+//     runs under recording, on a view no recording lock guards).
 //   - The session ends once (end): Close by the user, an error recovery does
 //     not cover, or the give-up limit. done then closes and every waiting
 //     call returns.
@@ -49,6 +55,12 @@ type Session struct {
 	stop       chan struct{} // closed by Close: recovery stops
 
 	topo topology // what recovery declares again (topology.go)
+
+	// recording is held (read) by each attempt of a call whose success is
+	// recorded, with its record (Chan.doRecorded), and (write) by restore:
+	// a call is in the snapshot a recovery replays, or runs after it on the
+	// restored channel. No hook runs while restore holds it.
+	recording sync.RWMutex
 }
 
 // RecoveryHooks are the program's hooks on a recovering session; each runs

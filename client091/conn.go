@@ -66,6 +66,8 @@ type DialOption struct{ set func(*amqplib.DialHooks) }
 // recorded. An error from fn fails the dial, or that recovery attempt,
 // which is then retried. It is the place for set-up that must be there
 // before anything else runs, in the style of nucleon.amqp's on_connect.
+// fn must use only the Conn it is given: during a recovery, the program's
+// own Conn and Channels wait for the recovery, which waits for fn.
 func OnConnect(fn func(c *Conn) error) DialOption {
 	return DialOption{func(h *amqplib.DialHooks) {
 		h.OnConnect = func(cc amqplib.ConnCommon) error { return fn(&Conn{common: cc}) }

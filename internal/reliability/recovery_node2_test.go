@@ -144,13 +144,17 @@ func startRun(t *testing.T, dialect, url string) *faultRun {
 		require.NoError(t, pub.TxSelect())
 		s.publish = func(id int) error {
 			// A commit whose connection was lost did not store the message
-			// (or its answer was lost): publish it again.
+			// (or its answer was lost): roll back what the new connection
+			// may have of it, and publish it again.
 			for try := 0; ; try++ {
 				err := pub.Publish("", s.queue, msg(id))
 				if err == nil {
 					err = pub.TxCommit()
 				}
 				if err == nil || try == 5 || !errors.Is(err, amqp.ErrClosed) {
+					return err
+				}
+				if err := pub.TxRollback(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 					return err
 				}
 			}
