@@ -33,8 +33,10 @@ import (
 //   - A call that fails because its connection died (and recovery is on)
 //     waits for the recovery and runs again on the new channel (do); acks
 //     and the confirm waits are never run again.
-//   - The log holds what a new channel must replay, in order: qos, confirm
-//     and tx selects, consumers (a cancelled one is removed).
+//   - The log holds what a new channel must replay, in order: qos, 0-8
+//     access requests, confirm and tx selects, consumers (a cancelled one
+//     is removed). Its methods are private copies, never changed: replay
+//     sends a copy (replay.go).
 //   - The dialect's wrapper (owner) is set before the Chan is published to
 //     lookups (the engine channel's owner is the Chan).
 type Chan struct {
@@ -77,6 +79,7 @@ type logEntry struct {
 	opts   amqp.ConsumeOptions
 	fn     func(*amqp.Delivery)
 	ticket uint16 // access.request: the ticket the program holds
+	queue  string // a consumer's queue, by its newest name (the method keeps the one sent)
 }
 
 // newChan wraps an engine channel.
@@ -163,12 +166,16 @@ func (c *Chan) record(e logEntry) {
 	if !c.recovers() {
 		return
 	}
+	e.m = cloneMethod(e.m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := len(c.log); e.m.Name() == "basic.qos" && n > 0 && c.log[n-1].m.Name() == "basic.qos" &&
-		boolField(c.log[n-1].m, "Global") == boolField(e.m, "Global") {
-		c.log[n-1] = e // a qos replacing the one before it
-		return
+	if e.m.Name() == "basic.qos" { // replaces a qos of the same scope since the last consumer
+		for i := len(c.log) - 1; i >= 0 && c.log[i].m.Name() == "basic.qos"; i-- {
+			if boolField(c.log[i].m, "Global") == boolField(e.m, "Global") {
+				c.log[i] = e
+				return
+			}
+		}
 	}
 	c.log = append(c.log, e)
 }
@@ -179,7 +186,7 @@ func (c *Chan) forget(tag string) (queue string) {
 	defer c.mu.Unlock()
 	c.log = slices.DeleteFunc(c.log, func(e logEntry) bool {
 		if e.kind == logConsume && e.opts.Tag == tag {
-			queue = strField(e.m, "Queue")
+			queue = e.queue
 			return true
 		}
 		return false
@@ -191,7 +198,7 @@ func (c *Chan) forget(tag string) (queue string) {
 func (c *Chan) consumes(queue string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.ContainsFunc(c.log, func(e logEntry) bool { return e.kind == logConsume && strField(e.m, "Queue") == queue })
+	return slices.ContainsFunc(c.log, func(e logEntry) bool { return e.kind == logConsume && e.queue == queue })
 }
 
 // queues returns the queues c's recorded consumers read.
@@ -201,7 +208,7 @@ func (c *Chan) queues() []string {
 	var qs []string
 	for _, e := range c.log {
 		if e.kind == logConsume {
-			qs = append(qs, strField(e.m, "Queue"))
+			qs = append(qs, e.queue)
 		}
 	}
 	return qs
@@ -297,7 +304,7 @@ func (c *Chan) StartConsumer(ctx context.Context, req wire.Method, o amqp.Consum
 		if c.recovers() {
 			o.Tag = tag
 			setField(req, "ConsumerTag", tag)
-			c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn})
+			c.record(logEntry{kind: logConsume, m: req, reply: okID, opts: o, fn: fn, queue: strField(req, "Queue")})
 		}
 	})
 	return tag, err

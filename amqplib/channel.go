@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/amqplib-go/amqp"
+	"github.com/amqplib-go/amqp/amqplib/wire"
 	"github.com/amqplib-go/amqp/internal/amqperr"
 )
 
@@ -28,6 +30,8 @@ type Channel struct {
 	c    *Conn
 	id   uint16
 	name string
+
+	tickets map[uint16]uint16 // 0-8, after a recovery: ticket the program holds → this connection's (set before the channel is current)
 
 	followed  atomic.Bool         // following is not all zero; read without the turn's lock
 	following [followKinds]int    // followers registered per kind (guarded by c.turn.mu)
@@ -221,5 +225,20 @@ func (ch *Channel) isDone() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// prepare adjusts a method about to be sent on a recovering session's
+// connection: renamed queues (topology.rewrite) and 0-8 tickets.
+func (ch *Channel) prepare(req wire.Method) {
+	if rw := ch.c.rewrite; rw != nil {
+		rw(req)
+	}
+	if ch.tickets != nil {
+		if f := field(req, "Ticket"); f.IsValid() && f.Kind() == reflect.Uint16 {
+			if t, ok := ch.tickets[uint16(f.Uint())]; ok {
+				f.SetUint(uint64(t))
+			}
+		}
 	}
 }

@@ -203,7 +203,7 @@ func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, dh
 	}
 	s := newSession(c, p, eps, cfg)
 	s.dial.onConnect = dh.OnConnect
-	if err := s.connected(c); err != nil {
+	if err := s.connected(ctx, c); err != nil {
 		_ = c.Close(ctx, nil)
 		return ConnCommon{}, err
 	}
@@ -381,7 +381,7 @@ func ChannelByID[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func
 	c.byID.Lock()
 	defer c.byID.Unlock()
 	if ch := c.Lookup(id); ch != nil {
-		if s, ok := ch.owner.(*Chan); ok {
+		if s, ok := ch.owner.(*Chan); ok && s.s == cc.s { // not one a recovery is restoring, seen from an on-connect view
 			if w, ok := s.owner.(C); ok {
 				return w, nil
 			}

@@ -152,8 +152,8 @@ func (ch *Channel) publishContent(ctx context.Context, req wire.Method, msg *amq
 	if err := ch.usable(); err != nil {
 		return 0, err
 	}
-	if rw := ch.c.rewrite; rw != nil {
-		rw(req)
+	if ch.c.rewrite != nil {
+		ch.prepare(req)
 	}
 	c := ch.c
 	if err := c.waitUnblocked(ctx); err != nil {

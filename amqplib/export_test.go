@@ -37,7 +37,8 @@ func (t *Topology) Observe(m wire.Method, queue string) { t.t.observe(m, m.ID(),
 // Records lists the records in replay order as "kind name [source key]".
 func (t *Topology) Records() []string {
 	var out []string
-	for _, e := range t.t.snapshot() {
+	decls, bindings := t.t.snapshot()
+	for _, e := range append(decls, bindings...) {
 		s := kindNames[e.kind] + " " + e.name
 		if e.kind >= kindQueueBinding {
 			s += " " + e.source + " " + e.key
@@ -50,8 +51,19 @@ func (t *Topology) Records() []string {
 // Renamed records a server-named queue's new name.
 func (t *Topology) Renamed(old, name string) { t.t.renamed(old, name) }
 
-// TicketChanged records a 0-8 ticket's new value.
-func (t *Topology) TicketChanged(old, now uint16) { t.t.ticketChanged(old, now) }
+// TicketsAfter returns the ticket map of a channel restored on a new
+// connection whose access.request, once held answered with reply.
+func TicketsAfter(held uint16, reply wire.Method) map[uint16]uint16 {
+	ch := &Channel{}
+	ticketAgain(ch, logEntry{ticket: held}, reply)
+	return ch.tickets
+}
+
+// PrepareOn adjusts m as a channel with these tickets sends it.
+func PrepareOn(tickets map[uint16]uint16, m wire.Method) {
+	ch := &Channel{c: &Conn{rewrite: func(wire.Method) {}}, tickets: tickets}
+	ch.prepare(m)
+}
 
 // Rewrite rewrites a method about to be sent.
 func (t *Topology) Rewrite(m wire.Method) { t.t.rewrite(m) }

@@ -27,6 +27,7 @@ func (s *Session) recover(cause error) error {
 	started := time.Now()
 	attempts := 0
 	last := cause
+	known := map[string]string{} // a renamed queue's newest name → the name the program knew before this recovery
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -56,10 +57,15 @@ func (s *Session) recover(cause error) error {
 				return fmt.Errorf("%w: recovery gave up after %d attempts in %s: %w", amqp.ErrClosed, attempts, time.Since(started).Round(time.Millisecond), last)
 			}
 			attempts++
+			s.mu.Lock()
+			if s.hasSecret { // the program's newest secret (an OAuth 2 token)
+				u.Password = s.secret
+			}
+			s.mu.Unlock()
 			c, err := Dial(ctx, s.dial.proto, u, s.dial.cfg)
 			if err == nil {
 				c.rewrite = s.topo.rewrite
-				err = s.restore(ctx, c)
+				err = s.restore(ctx, c, known)
 				if err == nil {
 					return nil
 				}
@@ -72,10 +78,14 @@ func (s *Session) recover(cause error) error {
 
 // restore brings back on c what the program had, in dependency order:
 // the tracked channels open again with their ids (so nothing else takes
-// them), the recorded topology, the on-connect hook, then each channel's
-// log (qos, modes, consumers). It then makes c current and wakes the
-// waiting calls.
-func (s *Session) restore(ctx context.Context, c *Conn) error {
+// them), the recorded exchanges and queues, the on-connect hook, the
+// recorded bindings, then each channel's log (qos, modes, consumers). It
+// then makes c current and wakes the waiting calls.
+//
+// known maps the newest name of each queue renamed during this recovery
+// (by this attempt or a failed one) to the name the program knew; the
+// renames are reported once the recovery succeeded.
+func (s *Session) restore(ctx context.Context, c *Conn, known map[string]string) error {
 	var failures []*amqp.TopologyError
 	failed := func(e *amqp.TopologyError) { failures = append(failures, e) }
 	rh := s.recoveryHooks()
@@ -100,7 +110,6 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 	for _, ch := range s.chans {
 		chans = append(chans, ch)
 	}
-	h := s.hooks
 	s.mu.Unlock()
 	slices.SortFunc(chans, func(a, b *Chan) int { return int(a.id) - int(b.id) })
 	fresh := make([]*link, len(chans))
@@ -115,11 +124,24 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 		}
 		fresh[i] = l
 	}
-	renames, err := s.topo.replay(ctx, c, failed)
+	decls, bindings := s.topo.snapshot()
+	renames, err := s.topo.replay(ctx, c, decls, failed)
+	for _, r := range renames {
+		s.renameConsumers(r.old, r.name)
+		orig, ok := known[r.old]
+		if !ok {
+			orig = r.old
+		}
+		delete(known, r.old)
+		known[r.name] = orig
+	}
 	if err != nil {
 		return err
 	}
-	if err := s.connected(c); err != nil {
+	if err := s.connected(ctx, c); err != nil {
+		return err
+	}
+	if _, err := s.topo.replay(ctx, c, bindings, failed); err != nil {
 		return err
 	}
 	for i, sc := range chans {
@@ -130,6 +152,9 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 			return err
 		}
 	}
+	s.mu.Lock()
+	h := s.hooks // as they are now: one set during the recovery counts
+	s.mu.Unlock()
 	c.SetHooks(func(dst *Hooks) { *dst = h; dst.OnClose = nil })
 	s.mu.Lock()
 	if s.userClosed { // Close came meanwhile: it closed the old connection only
@@ -159,8 +184,10 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 	}
 	report()
 	if rh.OnQueueRenamed != nil {
-		for _, r := range renames {
-			rh.OnQueueRenamed(r.old, r.name)
+		for name, orig := range known {
+			if name != orig {
+				rh.OnQueueRenamed(orig, name)
+			}
 		}
 	}
 	if rh.OnRecovered != nil {
@@ -172,14 +199,14 @@ func (s *Session) restore(ctx context.Context, c *Conn) error {
 // connected runs the program's on-connect hook for c, with a view of c
 // that no recovery follows: what the hook opens lives as long as c, and
 // the hook runs again on the next connection.
-func (s *Session) connected(c *Conn) error {
+func (s *Session) connected(ctx context.Context, c *Conn) error {
 	fn := s.dial.onConnect
 	if fn == nil {
 		return nil
 	}
 	view := &Session{dial: s.dial, chans: map[uint16]*Chan{}}
 	view.cur.Store(c)
-	if err := fn(ConnCommon{s: view, ctx: context.Background()}); err != nil {
+	if err := fn(ConnCommon{s: view, ctx: ctx}); err != nil {
 		return fmt.Errorf("amqp: the on-connect hook failed: %w", err)
 	}
 	return nil

@@ -66,8 +66,8 @@ func (ch *Channel) callThen(ctx context.Context, req wire.Method, replies []wire
 	if ctx.Err() != nil { // not sent: the channel stays as it is
 		return reply{}, ctxError(ctx, ch.name+": "+req.Name())
 	}
-	if rw := ch.c.rewrite; rw != nil {
-		rw(req)
+	if ch.c.rewrite != nil {
+		ch.prepare(req)
 	}
 	ch.expecting.Store(true)
 	defer ch.expecting.Store(false)
@@ -228,8 +228,8 @@ func (ch *Channel) Send(req wire.Method) error {
 	if err := ch.usable(); err != nil {
 		return err
 	}
-	if rw := ch.c.rewrite; rw != nil {
-		rw(req)
+	if ch.c.rewrite != nil {
+		ch.prepare(req)
 	}
 	if ch.c.cfg.Trace != nil {
 		ch.c.traceMethod("->", ch.id, req)

@@ -82,3 +82,27 @@ func (c *Conn) secretAnswered() error {
 	c.secret.changed = make(chan struct{})
 	return nil
 }
+
+// UpdateSecret is Conn.UpdateSecret on the session's connection (the
+// dialect's Conn.UpdateSecret). With recovery on, the secret is also kept
+// for the recovery's next logins, and a call made while the connection is
+// lost waits for the recovery (bounded by the timeout and ctx) and runs on
+// the new connection.
+func UpdateSecret(cc ConnCommon, ctx context.Context, secret, reason string) error {
+	s := cc.s
+	if s.rec != nil && len(reason) <= 255 && s.dial.proto.Steps.UpdateSecret != nil {
+		s.mu.Lock()
+		s.secret, s.hasSecret = secret, true
+		s.mu.Unlock()
+	}
+	for {
+		c := s.Conn()
+		err := c.UpdateSecret(ctx, secret, reason)
+		if err == nil || s.rec == nil || !c.isDone() {
+			return err
+		}
+		if werr := s.await(ctx, c, 0); werr != nil {
+			return werr
+		}
+	}
+}

@@ -53,6 +53,8 @@ type Session struct {
 	done       chan struct{}
 	ended      bool
 	stop       chan struct{} // closed by Close: recovery stops
+	secret     string        // the last UpdateSecret's, for the recovery's logins (hasSecret)
+	hasSecret  bool
 
 	topo topology // what recovery declares again (topology.go)
 
@@ -144,6 +146,21 @@ func (s *Session) untrack(c *Chan) {
 	s.mu.Unlock()
 	for _, q := range c.queues() { // its consumers went with it
 		s.consumerGone(q)
+	}
+}
+
+// renameConsumers makes consumers of a renamed queue read its new name.
+func (s *Session) renameConsumers(old, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.chans {
+		c.mu.Lock()
+		for i := range c.log {
+			if c.log[i].kind == logConsume && c.log[i].queue == old {
+				c.log[i].queue = name
+			}
+		}
+		c.mu.Unlock()
 	}
 }
 

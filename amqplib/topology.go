@@ -3,6 +3,7 @@ package amqplib
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -17,16 +18,21 @@ import (
 //
 // Invariants (this file owns them):
 //
-//   - Only calls that succeeded are recorded, as the method values they
-//     sent (one code path for both protocols); a passive declare asserts
-//     and creates nothing, so it is not recorded.
+//   - Only calls that succeeded (or, with no-wait, were sent) are
+//     recorded, as private copies of the method values they sent (tables
+//     deep-copied), so one code path serves both protocols and nothing the
+//     program changes afterwards changes what is declared again. A record's
+//     method is never changed: replay sends a copy, with the record's
+//     current queue name. A passive declare creates nothing, so it is not
+//     recorded.
 //   - Records are kept in declaration order per kind, and replayed
 //     exchanges first, then queues, then bindings, so a binding's ends
 //     exist when it is declared again. Declaring an entity again replaces
 //     its record in place; a delete removes it with the bindings that
 //     named it; an auto-delete queue whose last recorded consumer the
 //     program cancelled, and an auto-delete exchange whose last recorded
-//     binding went, are forgotten as the broker forgets them.
+//     binding from it went (with the bindings to and from it), are
+//     forgotten as the broker forgets them.
 //   - A server-named queue is declared again with an empty name; the new
 //     name replaces the old one in the records and, through rewrite, in
 //     every later method the program sends on the session's connections
@@ -34,18 +40,19 @@ import (
 //     exchange). Old names map to the newest name, so a name from any
 //     earlier connection keeps working.
 //   - rewrite runs on every method a recovering session's connection
-//     sends (callThen, Send, publishContent); until a rename happens it is
-//     one atomic load.
-//   - mu guards the records and the maps; it is never held while a frame
-//     is written or a hook runs.
+//     sends (callThen, Send, publishContent); it reads the rename map
+//     without a lock (copy on write), and until a rename happens it is one
+//     atomic load.
+//   - Declarations are replayed before the on-connect hook, bindings after
+//     it, so a binding may name what the hook declares.
+//   - mu guards the records; it is never held while a frame is written or
+//     a hook runs.
 type topology struct {
 	mu        sync.Mutex
 	exchanges []*entity
 	queues    []*entity
 	bindings  []*entity
-	renames   map[string]string // old queue name → newest
-	tickets   map[uint16]uint16 // 0-8 ticket held by the program → the current one
-	active    atomic.Bool       // renames or tickets hold something
+	renames   atomic.Pointer[map[string]string] // old queue name → newest; replaced, never changed
 }
 
 type entityKind uint8
@@ -113,7 +120,14 @@ func setField(m wire.Method, name string, v any) {
 
 // observe records a call that succeeded; queue is the declared queue's
 // name (the broker's, for a server-named one).
-func (t *topology) observe(m wire.Method, reply wire.MethodID, queue string) {
+func (t *topology) observe(sent wire.Method, reply wire.MethodID, queue string) {
+	switch sent.Name() {
+	case "exchange.declare", "queue.declare", "queue.bind", "exchange.bind":
+	case "queue.unbind", "exchange.unbind", "queue.delete", "exchange.delete":
+	default:
+		return
+	}
+	m := cloneMethod(sent)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch m.Name() {
@@ -141,17 +155,24 @@ func (t *topology) observe(m wire.Method, reply wire.MethodID, queue string) {
 	case "queue.delete":
 		t.dropQueueLocked(strField(m, "Queue"))
 	case "exchange.delete":
-		name := strField(m, "Exchange")
-		t.exchanges = slices.DeleteFunc(t.exchanges, func(o *entity) bool { return o.name == name })
-		var sources []string
-		t.bindings = slices.DeleteFunc(t.bindings, func(o *entity) bool {
-			if o.source == name || o.kind == kindExchangeBinding && o.name == name {
-				sources = append(sources, o.source)
-				return true
-			}
-			return false
-		})
-		for _, s := range sources {
+		t.dropExchangeLocked(strField(m, "Exchange"))
+	}
+}
+
+// dropExchangeLocked forgets an exchange with the bindings from and to it,
+// and then the auto-delete exchanges those bindings kept alive.
+func (t *topology) dropExchangeLocked(name string) {
+	t.exchanges = slices.DeleteFunc(t.exchanges, func(o *entity) bool { return o.name == name })
+	var sources []string
+	t.bindings = slices.DeleteFunc(t.bindings, func(o *entity) bool {
+		if o.source == name || o.kind == kindExchangeBinding && o.name == name {
+			sources = append(sources, o.source)
+			return true
+		}
+		return false
+	})
+	for _, s := range sources {
+		if s != name {
 			t.dropUnboundLocked(s)
 		}
 	}
@@ -202,7 +223,7 @@ func (t *topology) dropUnboundLocked(exchange string) {
 	if slices.ContainsFunc(t.bindings, func(o *entity) bool { return o.source == exchange }) {
 		return
 	}
-	t.exchanges = slices.Delete(t.exchanges, i, i+1)
+	t.dropExchangeLocked(exchange) // the broker deleted it, and its bindings to others
 }
 
 // consumerGone forgets an auto-delete queue once its last consumer went
@@ -218,44 +239,26 @@ func (t *topology) consumerGone(queue string, inUse bool) {
 	}
 }
 
-// newest returns the current name of a queue the program may know by an
-// older one.
-func (t *topology) newest(name string) string {
-	if !t.active.Load() {
-		return name
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if n, ok := t.renames[name]; ok {
-		return n
-	}
-	return name
-}
-
-// rewrite maps, in a method about to be sent, old queue names to the newest
-// and 0-8 tickets the program holds to the current ones.
+// rewrite maps, in a method about to be sent, old queue names to the
+// newest: the queue field, and the routing key of a publish to the default
+// exchange.
 func (t *topology) rewrite(m wire.Method) {
-	if !t.active.Load() {
+	p := t.renames.Load()
+	if p == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	renames := *p
 	v := reflect.ValueOf(m).Elem()
 	if f := v.FieldByName("Queue"); f.IsValid() && f.Kind() == reflect.String {
-		if n, ok := t.renames[f.String()]; ok {
+		if n, ok := renames[f.String()]; ok {
 			f.SetString(n)
 		}
 	}
 	if m.Name() == "basic.publish" && v.FieldByName("Exchange").String() == "" {
 		if f := v.FieldByName("RoutingKey"); f.IsValid() {
-			if n, ok := t.renames[f.String()]; ok {
+			if n, ok := renames[f.String()]; ok {
 				f.SetString(n)
 			}
-		}
-	}
-	if f := v.FieldByName("Ticket"); f.IsValid() && f.Kind() == reflect.Uint16 {
-		if n, ok := t.tickets[uint16(f.Uint())]; ok {
-			f.SetUint(uint64(n))
 		}
 	}
 }
@@ -264,15 +267,18 @@ func (t *topology) rewrite(m wire.Method) {
 func (t *topology) renamed(old, name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.renames == nil {
-		t.renames = map[string]string{}
-	}
-	for k, v := range t.renames {
-		if v == old {
-			t.renames[k] = name
+	next := map[string]string{}
+	if p := t.renames.Load(); p != nil {
+		for k, v := range *p {
+			if v == old {
+				v = name
+			}
+			next[k] = v
 		}
 	}
-	t.renames[old] = name
+	next[old] = name
+	delete(next, name) // a name back in use is its own
+	t.renames.Store(&next)
 	for _, e := range t.queues {
 		if e.name == old {
 			e.name = name
@@ -281,33 +287,33 @@ func (t *topology) renamed(old, name string) {
 	for _, e := range t.bindings {
 		if e.kind == kindQueueBinding && e.name == old {
 			e.name = name
-			setField(e.m, "Queue", name)
 		}
 	}
-	t.active.Store(true)
 }
 
-// ticketChanged records that a ticket the program holds is now another.
-func (t *topology) ticketChanged(old, now uint16) {
+// snapshot returns the records in replay order: declarations, then
+// bindings.
+func (t *topology) snapshot() (decls, bindings []*entity) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.tickets == nil {
-		t.tickets = map[uint16]uint16{}
-	}
-	for k, v := range t.tickets {
-		if v == old {
-			t.tickets[k] = now
-		}
-	}
-	t.tickets[old] = now
-	t.active.Store(true)
+	return slices.Concat(t.exchanges, t.queues), slices.Clone(t.bindings)
 }
 
-// snapshot returns the records in replay order.
-func (t *topology) snapshot() []*entity {
+// sending returns the method to send for e again: a copy, with its
+// current queue name, waiting for its reply.
+func (t *topology) sending(e *entity) wire.Method {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Concat(t.exchanges, t.queues, t.bindings)
+	name := e.name
+	t.mu.Unlock()
+	m := cloneMethod(e.m)
+	setField(m, "NoWait", false)
+	switch {
+	case e.kind == kindQueue && e.serverNamed:
+		setField(m, "Queue", "")
+	case e.kind == kindQueue, e.kind == kindQueueBinding:
+		setField(m, "Queue", name)
+	}
+	return m
 }
 
 // forget removes one record (it could not be declared again).
@@ -320,14 +326,15 @@ func (t *topology) forget(e *entity) {
 	t.bindings = slices.DeleteFunc(t.bindings, drop)
 }
 
-// rename is a server-named queue's new name, reported after the recovery.
+// rename is a server-named queue's new name.
 type rename struct{ old, name string }
 
-// replay declares the records again on conn, on a channel of its own. An
-// entity the broker refuses with a channel error is forgotten and reported
-// to failed, and replay goes on; a connection error ends it.
-func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.TopologyError)) ([]rename, error) {
-	ents := t.snapshot()
+// replay declares ents again on conn, on a channel of its own. An entity
+// the broker refuses with a channel error is forgotten and reported to
+// failed, and replay goes on; a connection error ends it. An exclusive
+// queue the broker still holds for the lost connection (405) is tried
+// again, for up to the connection's timeout.
+func (t *topology) replay(ctx context.Context, conn *Conn, ents []*entity, failed func(*amqp.TopologyError)) ([]rename, error) {
 	if len(ents) == 0 {
 		return nil, nil
 	}
@@ -338,7 +345,7 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 			_ = ch.Close(ctx, nil)
 		}
 	}()
-	started := time.Now()
+	var lockedSince time.Time
 	pause := 10 * time.Millisecond
 	for i := 0; i < len(ents); i++ {
 		e := ents[i]
@@ -348,13 +355,10 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 				return nil, err
 			}
 		}
-		setField(e.m, "NoWait", false)
-		if e.serverNamed {
-			setField(e.m, "Queue", "")
-		}
-		m, err := ch.Call(ctx, e.m, e.reply)
+		m, err := ch.Call(ctx, t.sending(e), e.reply)
 		var ae *amqp.Error
 		if err == nil {
+			lockedSince = time.Time{}
 			if q, ok := m.(wire.QueueDeclared); ok && e.serverNamed && q.QueueInfo().Name != e.name {
 				renames = append(renames, rename{e.name, q.QueueInfo().Name})
 				t.renamed(e.name, q.QueueInfo().Name)
@@ -364,21 +368,25 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 		if !errors.As(err, &ae) || ae.Hard() || conn.isDone() {
 			return nil, err
 		}
-		select { // the broker closed the channel; its id is freed
-		case <-ch.freed:
-		case <-conn.done:
+		if err := waitFreed(ctx, conn, ch); err != nil {
 			return nil, err
 		}
-		if ae.Code == amqp.ResourceLocked && time.Since(started) < conn.timeout {
-			// An exclusive queue the broker still holds for the lost
-			// connection, until it notices that connection is gone.
-			if err := pauseFor(ctx, pause); err != nil {
-				return nil, err
+		if ae.Code == amqp.ResourceLocked {
+			if lockedSince.IsZero() {
+				lockedSince = time.Now()
 			}
-			pause = min(2*pause, 500*time.Millisecond)
-			i--
-			continue
+			if time.Since(lockedSince) < conn.timeout {
+				// Held for the lost connection until the broker notices
+				// that connection is gone.
+				if err := pauseFor(ctx, pause); err != nil {
+					return nil, err
+				}
+				pause = min(2*pause, 500*time.Millisecond)
+				i--
+				continue
+			}
 		}
+		lockedSince = time.Time{}
 		t.forget(e)
 		conn.logf("recovery: %s %q could not be declared again, and is forgotten: %v", kindNames[e.kind], e.name, err)
 		if failed != nil {
@@ -386,6 +394,24 @@ func (t *topology) replay(ctx context.Context, conn *Conn, failed func(*amqp.Top
 		}
 	}
 	return renames, nil
+}
+
+// waitFreed waits until the broker has freed a channel it closed (its
+// close-ok is sent), bounded by the timeout and ctx: the connection is
+// given up otherwise.
+func waitFreed(ctx context.Context, conn *Conn, ch *Channel) error {
+	t := time.NewTimer(conn.timeout)
+	defer t.Stop()
+	select {
+	case <-ch.freed:
+		return nil
+	case <-conn.done:
+		return &amqp.ClosedError{What: "connection", Reason: conn.Err()}
+	case <-t.C:
+		return fmt.Errorf("%w: channel %d was not freed within %s during the recovery", amqp.ErrTimeout, ch.id, conn.timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // pauseFor waits d, or until ctx ends.
@@ -398,4 +424,41 @@ func pauseFor(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// cloneMethod returns a copy of a generated method, its tables deep-copied.
+func cloneMethod(m wire.Method) wire.Method {
+	v := reflect.ValueOf(m).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	for i := range c.Elem().NumField() {
+		if f := c.Elem().Field(i); f.Type() == reflect.TypeOf(amqp.Table(nil)) && !f.IsNil() {
+			f.Set(reflect.ValueOf(copyTable(f.Interface().(amqp.Table))))
+		}
+	}
+	return c.Interface().(wire.Method)
+}
+
+func copyTable(t amqp.Table) amqp.Table {
+	c := make(amqp.Table, len(t))
+	for k, v := range t {
+		c[k] = copyValue(v)
+	}
+	return c
+}
+
+func copyValue(v any) any {
+	switch x := v.(type) {
+	case amqp.Table:
+		return copyTable(x)
+	case []any:
+		c := make([]any, len(x))
+		for i, y := range x {
+			c[i] = copyValue(y)
+		}
+		return c
+	case []byte:
+		return slices.Clone(x)
+	}
+	return v
 }

@@ -83,9 +83,23 @@ func TestTopologyRewrite(t *testing.T) {
 	r.Rewrite(p)
 	assert.Equal(t, "old", p.RoutingKey, "a routing key on another exchange is not a queue name")
 
-	r.TicketChanged(1, 7)
 	g := &spec08.BasicGet{Ticket: 1, Queue: "old"}
 	r.Rewrite(g)
-	assert.Equal(t, uint16(7), g.Ticket)
 	assert.Equal(t, "new", g.Queue)
+}
+
+// A 0-8 channel whose access.request got another ticket on the new
+// connection sends that one where the program's ticket was; one that got
+// the program's own ticket back maps nothing (each restored channel starts
+// afresh, so an earlier recovery's mapping does not linger).
+func TestTicketsAfterRecovery(t *testing.T) {
+	tickets := amqplib.TicketsAfter(1, &spec08.AccessRequestOK{Ticket: 2})
+	assert.Equal(t, map[uint16]uint16{1: 2}, tickets)
+	g := &spec08.BasicGet{Ticket: 1}
+	amqplib.PrepareOn(tickets, g)
+	assert.Equal(t, uint16(2), g.Ticket)
+	other := &spec08.BasicGet{Ticket: 5}
+	amqplib.PrepareOn(tickets, other)
+	assert.Equal(t, uint16(5), other.Ticket, "a ticket the channel never asked for")
+	assert.Nil(t, amqplib.TicketsAfter(1, &spec08.AccessRequestOK{Ticket: 1}))
 }

@@ -138,9 +138,11 @@ func (c *Conn) OnBlocked(fn func(reason string)) {
 // bounded by the timeout and the connection's context. A broker that
 // refuses the secret closes the connection with 530 NOT_ALLOWED, and the
 // error matches amqp.ErrNotAllowed. The secret never appears in errors,
-// logs or traces.
+// logs or traces. With recovery on (Config.Recovery), the recovery logs in
+// with the newest secret, and a call while the connection is lost waits for
+// the recovery and runs on the new connection.
 func (c *Conn) UpdateSecret(secret, reason string) error {
-	return c.common.Engine().UpdateSecret(c.Context(), secret, reason)
+	return amqplib.UpdateSecret(c.common, c.Context(), secret, reason)
 }
 
 // OnUnblocked sets a hook called when the broker unblocks publishers.
