@@ -50,6 +50,10 @@ type URI struct {
 	// InsecureSkipVerify is set by verify=verify_none: the broker's
 	// certificate is not checked.
 	InsecureSkipVerify bool
+	// Recovery is set by recovery=true (this library's parameter): the
+	// connection recovers by itself with the default policy, as a non-nil
+	// Config.Recovery{} asks. A Config.Recovery given in code wins.
+	Recovery bool
 }
 
 // ParseURI parses an amqp:// or amqps:// URI.
@@ -210,7 +214,7 @@ func (u *URI) parseVhost(path string) error {
 
 // uriParams lists the query parameters ParseURI knows, in String's order.
 const uriParams = "heartbeat, connection_timeout, channel_max, frame_max, auth_mechanism, " +
-	"cacertfile, certfile, keyfile, server_name_indication, verify"
+	"cacertfile, certfile, keyfile, server_name_indication, verify, recovery"
 
 func (u *URI) parseQuery(query string) error {
 	seen := map[string]bool{}
@@ -281,6 +285,15 @@ func (u *URI) parseQuery(query string) error {
 				u.InsecureSkipVerify = true
 			default:
 				return badParam(key, val, "verify_peer or verify_none")
+			}
+		case "recovery":
+			switch strings.ToLower(val) {
+			case "true", "1":
+				u.Recovery = true
+			case "false", "0":
+				u.Recovery = false
+			default:
+				return badParam(key, val, "true or false")
 			}
 		default:
 			return uriError("unknown query parameter %s (known: %s)", quote(key), uriParams)
@@ -360,6 +373,9 @@ func (u URI) String() string {
 	}
 	if u.InsecureSkipVerify {
 		add("verify", "verify_none")
+	}
+	if u.Recovery {
+		add("recovery", "true")
 	}
 	return b.String()
 }

@@ -147,6 +147,7 @@ var parseErrorTests = []struct{ in, want string }{
 	{"amqp://host?connection_timeout=99999999999999999", "connection_timeout"},
 	{"amqp://host?auth_mechanism=gssapi", `auth_mechanism: "gssapi"`},
 	{"amqp://host?verify=maybe", `verify: "maybe"`},
+	{"amqp://host?recovery=yes", `recovery: "yes"`},
 	{"amqp://host?bogus=1", `unknown query parameter "bogus"`},
 	{"amqp://host?Heartbeat=1", `unknown query parameter "Heartbeat"`},
 	{"amqp://host?heartbeat=%zz", `"heartbeat": the value is not properly percent-encoded`},
@@ -231,9 +232,10 @@ func TestURIString(t *testing.T) {
 		{"amqp://u:secret@h/", "amqp://u:xxxxx@h:5672/%2F"},
 		{"amqp://u:@h/v", "amqp://u:@h:5672/v"},
 		{"amqps://a%40b:p@[::1]:1/v%2Fw?heartbeat=0&frame_max=8192&channel_max=7&connection_timeout=1500" +
-			"&auth_mechanism=EXTERNAL&cacertfile=/etc/ca+1.pem&certfile=c&keyfile=k&server_name_indication=sni&verify=verify_none",
+			"&auth_mechanism=EXTERNAL&cacertfile=/etc/ca+1.pem&certfile=c&keyfile=k&server_name_indication=sni&verify=verify_none&recovery=TRUE",
 			"amqps://a%40b:xxxxx@[::1]:1/v%2Fw?heartbeat=0&connection_timeout=1500&channel_max=7&frame_max=8192" +
-				"&auth_mechanism=external&cacertfile=/etc/ca%201.pem&certfile=c&keyfile=k&server_name_indication=sni&verify=verify_none"},
+				"&auth_mechanism=external&cacertfile=/etc/ca%201.pem&certfile=c&keyfile=k&server_name_indication=sni&verify=verify_none&recovery=true"},
+		{"amqp://h?recovery=0", "amqp://guest:xxxxx@h:5672/%2F"},
 	}
 	for _, tt := range tests {
 		u, err := amqp.ParseURI(tt.in)

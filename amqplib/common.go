@@ -197,6 +197,9 @@ func DialURI(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config, dh
 	if err != nil {
 		return ConnCommon{}, err
 	}
+	if cfg.Recovery == nil && uri.Recovery {
+		cfg.Recovery = &amqp.Recovery{}
+	}
 	c, err := dialAny(ctx, p, eps, cfg)
 	if err != nil {
 		return ConnCommon{}, err

@@ -3,6 +3,7 @@ package client091_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/client091"
+	"github.com/amqplib-go/amqp/internal/faultproxy"
 	"github.com/amqplib-go/amqp/internal/testbroker"
 )
 
@@ -228,4 +230,24 @@ func TestBrokerRecoveryBindingToHookQueue(t *testing.T) {
 		t.Fatalf("binding to the hook's queue lost: %v", f)
 	default:
 	}
+}
+
+// recovery=true in the URL turns recovery on with the default policy.
+func TestBrokerRecoveryFromURL(t *testing.T) {
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	p := faultproxy.New(t, uri.Addr())
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	conn, err := client091.Dial(p.URL(url) + sep + "recovery=true")
+	require.NoError(t, err)
+	defer conn.Close()
+	ups := make(chan struct{}, 1)
+	conn.OnRecovered(func() { ups <- struct{}{} })
+	p.Reset()
+	next(t, ups, "a recovery")
+	assert.Equal(t, "open", conn.State())
 }
