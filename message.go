@@ -70,8 +70,15 @@ type Return struct {
 	RoutingKey string
 }
 
-// Confirmation is the broker's answer to one published message in confirm mode.
+// Confirmation is the broker's answer to one published message in confirm
+// mode, or, with recovery on, the news that the connection was lost before
+// the broker answered.
 type Confirmation struct {
-	DeliveryTag uint64 // the publish sequence number, from 1
-	Ack         bool   // false: the broker nacked it (not stored)
+	DeliveryTag uint64 // the publish sequence number, from 1 (PublishSeq)
+	Ack         bool   // false: the broker nacked it (not stored), or it was lost
+	// Lost says that the connection was lost before the broker confirmed
+	// the message: it may or may not be in its queues. (With
+	// Recovery.RepublishUnconfirmed it is published again instead, and its
+	// confirmation comes later under the same number.)
+	Lost bool
 }

@@ -39,6 +39,16 @@ type Recovery struct {
 	// success; 0 means no limit. The connection then ends with the last
 	// error, and every blocked call returns.
 	GiveUpAfter time.Duration
+	// RepublishUnconfirmed makes a channel in confirm mode keep a copy of
+	// each message published with Publish until the broker confirms it,
+	// and publish the ones a lost connection left unconfirmed again on the
+	// restored channel, in order, before the calls that waited resume.
+	// Their confirms are then reported under the numbers they had
+	// (WaitConfirm, WaitConfirms, OnConfirm): at least once, as
+	// PublishConfirmed. Without it, each such message is reported lost:
+	// OnConfirm gets a Confirmation with Lost set, and WaitConfirms and
+	// WaitConfirm return an error matching ErrClosed.
+	RepublishUnconfirmed bool
 }
 
 // Backoff returns how long to wait before round n of dial attempts (round 0

@@ -2,7 +2,6 @@ package amqplib
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -59,6 +58,10 @@ type link struct {
 	prev  atomic.Pointer[link] // the link this one replaced (its confirms are still asked about)
 	told  atomic.Bool          // WaitConfirms reported prev's unconfirmed publishes
 	txAt  atomic.Uint64
+
+	pmu   sync.Mutex        // guards kept and moved (republish.go)
+	kept  []keptPub         // unconfirmed publishes, by increasing number
+	moved map[uint64]uint64 // a number published again → the program's number it now has
 }
 
 // tagShift places the epoch above the engine's delivery tags.
@@ -363,6 +366,7 @@ func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Me
 		seq, err = l.ch.PublishContent(ctx, req, msg)
 		if err == nil && c.recovers() {
 			c.txDid(l)
+			c.keep(l, seq, req, msg)
 		}
 		return err
 	})
@@ -377,6 +381,7 @@ func (c *Chan) PublishContentNow(ctx context.Context, req wire.Method, msg *amqp
 		seq, err = l.ch.PublishContentNow(ctx, req, msg)
 		if err == nil && c.recovers() {
 			c.txDid(l)
+			c.keep(l, seq, req, msg)
 		}
 		return err
 	})
@@ -466,64 +471,6 @@ func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
 
 // Confirming reports whether the channel is in confirm mode.
 func (c *Chan) Confirming() bool { return c.Engine().Confirming() }
-
-// PublishSeq returns the sequence number of the last publish; with
-// recovery on it carries the epoch (as delivery tags do), so numbers keep
-// increasing across recoveries.
-func (c *Chan) PublishSeq() uint64 {
-	l := c.cur.Load()
-	if !c.recovers() || l.epoch == 0 {
-		return l.ch.PublishSeq()
-	}
-	return l.ch.PublishSeq() + l.epoch<<tagShift
-}
-
-// WaitConfirm waits for the confirm of one sequence number. A number from
-// before the last recovery is answered from that connection's confirms: an
-// unconfirmed one returns the connection's error (the message may or may
-// not be in its queue: publish it again to be sure).
-func (c *Chan) WaitConfirm(ctx context.Context, seq uint64) error {
-	l := c.cur.Load()
-	if !c.recovers() {
-		return l.ch.WaitConfirm(ctx, seq)
-	}
-	epoch, n := seq>>tagShift, seq&(1<<tagShift-1)
-	if epoch == l.epoch {
-		return l.ch.WaitConfirm(ctx, n)
-	}
-	for p := l.prev.Load(); p != nil; p = p.prev.Load() {
-		if p.epoch == epoch {
-			return lostConfirm(p.ch.WaitConfirm(ctx, n))
-		}
-	}
-	return lostConfirm(amqp.ErrClosed)
-}
-
-// WaitConfirms waits until every publish so far is confirmed. After a
-// recovery, the first call reports publishes the old connection left
-// unconfirmed with an error (they are not counted as confirmed).
-func (c *Chan) WaitConfirms(ctx context.Context) error {
-	l := c.cur.Load()
-	if c.recovers() && !l.told.Load() {
-		var lost error
-		for p := l.prev.Load(); p != nil && lost == nil; p = p.prev.Load() {
-			lost = p.ch.WaitConfirms(ctx)
-		}
-		l.told.Store(true)
-		if lost != nil {
-			return lostConfirm(lost)
-		}
-	}
-	return l.ch.WaitConfirms(ctx)
-}
-
-// lostConfirm says that a confirm went with a lost connection.
-func lostConfirm(err error) error {
-	if err == nil || errors.Is(err, amqp.ErrNacked) {
-		return err
-	}
-	return fmt.Errorf("%w: publishes were not confirmed before the connection was lost (they may or may not have reached their queues): %w", amqp.ErrClosed, err)
-}
 
 // OnConfirm sets the confirm callback.
 func (c *Chan) OnConfirm(fn func(amqp.Confirmation)) { c.Engine().OnConfirm(fn) }

@@ -32,6 +32,8 @@ type Channel struct {
 	name string
 
 	tickets map[uint16]uint16 // 0-8, after a recovery: ticket the program holds → this connection's (set before the channel is current)
+	seqBase uint64            // added to sequence numbers the program sees (the epoch; confirms.go)
+	seqMap  map[uint64]uint64 // a republished message's number → the program's (confirms.go)
 
 	followed  atomic.Bool         // following is not all zero; read without the turn's lock
 	following [followKinds]int    // followers registered per kind (guarded by c.turn.mu)

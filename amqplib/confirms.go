@@ -35,6 +35,10 @@ import (
 //     WaitConfirms reports; WaitConfirm of the same number still reports the
 //     nack, since that is its outcome.
 
+//   - With recovery on, the numbers the program sees carry the epoch
+//     (seqBase), and a message published again after a recovery keeps the
+//     number it had (seqMap); both are set before the channel is current.
+
 // confirmWindow is how many of the latest sequence numbers keep their
 // outcome for WaitConfirm (a power of two).
 const confirmWindow = 1 << 16
@@ -312,4 +316,52 @@ func (ch *Channel) waitConfirms(ctx context.Context, what string, cond func(*con
 		}
 		ch.c.unfollow(ch, followConfirm, gen)
 	}
+}
+
+// programSeq maps one of this channel's sequence numbers to the program's.
+func (ch *Channel) programSeq(seq uint64) uint64 {
+	if orig, ok := ch.seqMap[seq]; ok {
+		return orig
+	}
+	return seq + ch.seqBase
+}
+
+// unresolved returns the sequence numbers the broker has not confirmed (a
+// lost connection's, once it is gone).
+func (ch *Channel) unresolved() []uint64 {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	cf := &ch.conf
+	if !cf.on {
+		return nil
+	}
+	var out []uint64
+	for s := cf.low; s <= cf.next; s++ {
+		if _, ok := cf.ahead[s]; !ok && s > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// confirmedBelow returns the number below which every publish is resolved.
+func (ch *Channel) confirmedBelow() uint64 {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.conf.low
+}
+
+// queueLost queues an OnConfirm report for each of the program's numbers a
+// lost connection left unconfirmed (nothing without a callback).
+func (ch *Channel) queueLost(seqs []uint64) {
+	ch.mu.Lock()
+	if ch.onConfirm == nil || len(seqs) == 0 {
+		ch.mu.Unlock()
+		return
+	}
+	for _, s := range seqs {
+		ch.queueEvent(event{kind: evConfirm, tag: s, last: s, lost: true})
+	}
+	ch.mu.Unlock()
+	ch.queue.wake()
 }

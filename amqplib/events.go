@@ -36,6 +36,7 @@ const (
 type event struct {
 	kind     uint8
 	ack      bool
+	lost     bool   // evConfirm: lost with an earlier connection (tag and last are the program's numbers)
 	tag      uint64 // evConfirm: first sequence number of the run
 	last     uint64 // evConfirm: last sequence number of the run
 	consumer string
@@ -304,7 +305,11 @@ func (ch *Channel) dispatch(e event, cb callback) {
 	case evConfirm:
 		if cb.confirm != nil {
 			for s := e.tag; s <= e.last; s++ {
-				cb.confirm(amqp.Confirmation{DeliveryTag: s, Ack: e.ack})
+				if e.lost {
+					cb.confirm(amqp.Confirmation{DeliveryTag: s, Lost: true})
+				} else {
+					cb.confirm(amqp.Confirmation{DeliveryTag: ch.programSeq(s), Ack: e.ack})
+				}
 			}
 		}
 	case evCancel:

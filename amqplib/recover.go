@@ -151,6 +151,9 @@ func (s *Session) restore(ctx context.Context, c *Conn, known map[string]string)
 		if fresh[i], err = sc.restoreLog(ctx, c, fresh[i], failed); err != nil {
 			return err
 		}
+		if err := sc.resend(ctx, sc.cur.Load(), fresh[i]); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	h := s.hooks // as they are now: one set during the recovery counts

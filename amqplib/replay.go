@@ -25,6 +25,7 @@ func (c *Chan) openLink(ctx context.Context, conn *Conn) (*link, error) {
 	}
 	ch.copyHandlers(old.ch)
 	l := &link{ch: ch, epoch: old.epoch + 1}
+	ch.seqBase = l.epoch << tagShift
 	l.prev.Store(old)
 	if old.told.Load() { // old's own predecessors were reported: drop them
 		old.prev.Store(nil) // old may still be read: atomic
