@@ -443,6 +443,16 @@ func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
 		err := ch.tx(ctx, req, reply)
 		if err == nil {
 			c.txWork.Store(0)
+			return nil
+		}
+		if c.recovers() {
+			if ch.c.settle(err); ch.lostWithConn() {
+				c.txWork.Store(0)
+				if req == k.TxRollback {
+					return nil // the broker rolls back a lost connection's transaction
+				}
+				return fmt.Errorf("%w: the connection was lost during the commit: the transaction may or may not have been committed: %w", amqp.ErrClosed, err)
+			}
 		}
 		return err
 	}
