@@ -94,8 +94,8 @@ type faultRun struct {
 	mu        sync.Mutex
 	confirmed []int
 	at        []time.Time // when each confirmed publish returned
-	faultAt   time.Time // when the fault's command returned
-	downAt    time.Time // when the publisher first saw its connection lost
+	faultAt   time.Time   // when the fault's command returned
+	downAt    time.Time   // when the publisher first saw its connection lost
 	received  map[int]int
 	pubErr    error
 	done      chan struct{}
