@@ -33,6 +33,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	noAck := f.BoolP("no-ack", "A", false, "consume in no-ack mode")
 	count := f.IntP("count", "c", -1, "stop consuming after this many messages are consumed")
 	prefetch := f.IntP("prefetch-count", "p", -1, "receive only this many messages at a time from the server")
+	t.Extra.BoolVar(&t.Recover, "recover", false, "keep consuming across connection failures: reconnect by itself (to any --server), declare the queue and bindings again, resume the consumer; a message may then be processed twice")
 	if code, ok := t.Parse(args); !ok {
 		return code
 	}
@@ -133,7 +134,14 @@ func (c *consumer) handle(d *amqp.Delivery) {
 		return
 	}
 	if ok && !c.noAck {
-		if err := c.ch.Ack(d.DeliveryTag); err != nil {
+		err := c.ch.Ack(d.DeliveryTag)
+		if errors.Is(err, amqp.ErrStaleDelivery) {
+			// --recover: received before the connection was lost; the
+			// broker delivers it again.
+			c.t.Warnf("could not acknowledge a message received before the connection was lost: it comes again")
+			err = nil
+		}
+		if err != nil {
 			c.err = &cli.OpError{Op: "basic.ack", Err: err}
 		}
 	}

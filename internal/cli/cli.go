@@ -30,6 +30,7 @@ type Tool struct {
 	Flags    *pflag.FlagSet // the command's own flags; declare them before Parse
 	Extra    *pflag.FlagSet // the command's flags that amqp-tools lacks
 	Conn     ConnFlags      // the connection flags, filled by Parse
+	Recover  bool           // Connect turns recovery on (amqp-consume --recover)
 	Stdout   io.Writer
 	Stderr   io.Writer // safe for concurrent use (the frame tracer writes from the reader goroutine)
 

@@ -125,6 +125,9 @@ func (t *Tool) Connect() (*Session, error) {
 	if cfg.ConnectionTimeout == 0 {
 		cfg.ConnectionTimeout = u.ConnectionTimeout
 	}
+	if t.Recover {
+		cfg.Recovery = &amqp.Recovery{}
+	}
 	if cfg.TLS, err = u.TLSConfig(); err != nil {
 		return nil, err
 	}
@@ -137,10 +140,16 @@ func (t *Tool) Connect() (*Session, error) {
 		var c8 *client08.Conn
 		c8, err = client08.DialURIContext(context.Background(), u, cfg)
 		c = conn08{c8}
+		if err == nil {
+			t.reportRecovery(c8)
+		}
 	} else {
 		var c9 *client091.Conn
 		c9, err = client091.DialURIContext(context.Background(), u, cfg)
 		c = conn091{c9}
+		if err == nil {
+			t.reportRecovery(c9)
+		}
 	}
 	if err != nil {
 		return nil, &OpError{Op: where, Err: err}
@@ -151,6 +160,25 @@ func (t *Tool) Connect() (*Session, error) {
 		return nil, &OpError{Op: "opening a channel", Err: err}
 	}
 	return &Session{Conn: c, Channel: ch}, nil
+}
+
+// recoveryHooks are the hooks both dialects' connections have.
+type recoveryHooks interface {
+	OnDisconnect(fn func(err error))
+	OnRecovered(fn func())
+	OnQueueRenamed(fn func(oldName, name string))
+	OnTopologyError(fn func(err *amqp.TopologyError))
+}
+
+// reportRecovery makes a recovering connection say on stderr what happens.
+func (t *Tool) reportRecovery(c recoveryHooks) {
+	if !t.Recover {
+		return
+	}
+	c.OnDisconnect(func(err error) { t.Warnf("connection lost (%s); reconnecting", Describe(err)) })
+	c.OnRecovered(func() { t.Warnf("connection recovered") })
+	c.OnQueueRenamed(func(old, name string) { t.Warnf("server provided queue name %s replaces %s", Quote(name), Quote(old)) })
+	c.OnTopologyError(func(err *amqp.TopologyError) { t.Warnf("%s", Describe(err)) })
 }
 
 // OpError says which step failed.
