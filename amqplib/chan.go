@@ -32,8 +32,8 @@ import (
 //   - A call that fails because its connection died (and recovery is on)
 //     waits for the recovery and runs again on the new channel (do); acks
 //     and the confirm waits are never run again.
-//   - The log holds what a new channel must replay, in order: qos, 0-8
-//     access requests, confirm and tx selects, consumers (a cancelled one
+//   - The log holds what a new channel must replay, in order: qos, flow,
+//     0-8 access requests, confirm and tx selects, consumers (a cancelled one
 //     is removed). Its methods are private copies, never changed: replay
 //     sends a copy (replay.go).
 //   - The dialect's wrapper (owner) is set before the Chan is published to
@@ -172,6 +172,9 @@ func (c *Chan) record(e logEntry) {
 	e.m = cloneMethod(e.m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e.m.Name() == "channel.flow" { // only the last one counts
+		c.log = slices.DeleteFunc(c.log, func(x logEntry) bool { return x.m.Name() == "channel.flow" })
+	}
 	if e.m.Name() == "basic.qos" { // replaces a qos of the same scope since the last consumer
 		for i := len(c.log) - 1; i >= 0 && c.log[i].m.Name() == "basic.qos"; i-- {
 			if boolField(c.log[i].m, "Global") == boolField(e.m, "Global") {
@@ -261,7 +264,7 @@ func (c *Chan) Call(ctx context.Context, req wire.Method, replies ...wire.Method
 			return
 		}
 		switch req.Name() {
-		case "basic.qos":
+		case "basic.qos", "channel.flow":
 			c.record(logEntry{kind: logCall, m: req, reply: replies[0]})
 		case "access.request":
 			c.record(logEntry{kind: logCall, m: req, reply: replies[0], ticket: uint16(field(m, "Ticket").Uint())})
