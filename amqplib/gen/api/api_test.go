@@ -30,8 +30,8 @@ func TestUserPackagesAPI(t *testing.T) {
 				types = append(types, ty.Name)
 			}
 			slices.Sort(types)
-			if !slices.Equal(types, []string{"Channel", "Conn"}) {
-				t.Errorf("%s exports types %v, want only Channel and Conn", name, types)
+			if !slices.Equal(types, []string{"Channel", "Conn", "DialOption"}) {
+				t.Errorf("%s exports types %v, want only Channel, Conn and DialOption (the OnConnect hook)", name, types)
 			}
 			for _, ty := range d.Types {
 				var methods []string
