@@ -36,12 +36,13 @@ func describe(cfg config, t *topology) string {
 		}
 		return fmt.Sprintf("%d %ss", n, what)
 	}
-	parts := []string{"AMQP " + cfg.proto, plural(cfg.producers, "producer"), plural(cfg.consumers, "consumer"), fmt.Sprintf("%d B", cfg.size)}
+	parts := []string{"AMQP " + cfg.proto, plural(cfg.producers, "producer"), plural(cfg.consumers, "consumer")}
 	add := func(cond bool, format string, args ...any) {
 		if cond {
 			parts = append(parts, fmt.Sprintf(format, args...))
 		}
 	}
+	add(cfg.producers > 0, "%d B", cfg.size)
 	add(cfg.rate > 0, "rate %g/s", cfg.rate)
 	add(cfg.cRate > 0, "consumer rate %g/s", cfg.cRate)
 	add(cfg.confirm > 0, "confirm %d", cfg.confirm)
