@@ -284,3 +284,17 @@ func TestChartHelpers(t *testing.T) {
 	assert.Equal(t, 0.5, lo)
 	assert.Equal(t, 3.0, hi)
 }
+
+// After a stall the pacer does not make up for all the lost time at once:
+// the burst is bounded by pacerSlack.
+func TestPacerBoundsCatchUp(t *testing.T) {
+	p := pacer{rate: 1000}
+	require.True(t, p.wait(nil))
+	p.next = p.next.Add(-time.Second) // as if stalled for a second
+	burst := 0
+	for time.Until(p.next) <= 0 {
+		require.True(t, p.wait(nil))
+		burst++
+	}
+	assert.LessOrEqual(t, burst, 1+int(pacerSlack/time.Millisecond), "events let through at once")
+}

@@ -27,26 +27,31 @@ func sendTime(body []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(body[4:headerSize])), true
 }
 
-// pacer spreads n events at a fixed rate from the first one; it sleeps
-// only when ahead of the schedule, so a late event is caught up at once.
+// pacer spreads events at a fixed rate. It sleeps only when ahead of the
+// schedule; one that fell behind (a stalled broker) catches up with a burst
+// of at most pacerSlack worth of events, then keeps the rate, so the rate
+// stays a limit.
 type pacer struct {
 	rate  float64
-	begin time.Time
-	n     int64
+	next  time.Time // when the next event is due
 	timer *time.Timer
 }
+
+// pacerSlack bounds the catching up after a stall.
+const pacerSlack = 100 * time.Millisecond
 
 // wait returns when the next event is due, or false once stop is closed.
 func (p *pacer) wait(stop <-chan struct{}) bool {
 	if p.rate <= 0 {
 		return true
 	}
-	if p.n == 0 {
-		p.begin = time.Now()
+	now := time.Now()
+	if p.next.IsZero() || now.Sub(p.next) > pacerSlack {
+		p.next = now
 	}
-	due := p.begin.Add(time.Duration(float64(p.n) / p.rate * 1e9))
-	p.n++
-	d := time.Until(due)
+	due := p.next
+	p.next = p.next.Add(time.Duration(min(1e9/p.rate, float64(24*time.Hour))))
+	d := due.Sub(now)
 	if d <= 0 {
 		return true
 	}
