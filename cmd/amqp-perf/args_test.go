@@ -49,6 +49,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-t", "fanout"}, "needs -e/--exchange"},
 		{[]string{"-a", "-A", "10"}, "-A needs acknowledgements"},
 		{[]string{"--plot", "chart.png"}, "must end in .svg or .html"},
+		{[]string{"--quorum-queue", "--queue-args", "x-queue-type=stream"}, "contradict each other"},
 		{[]string{"--uri", "http://x"}, "--uri"},
 		{[]string{"--no-such-flag"}, "unknown flag"},
 		{[]string{"stray"}, "unexpected arguments: stray"},

@@ -59,6 +59,7 @@ type config struct {
 	queueArgs        amqp.Table
 	queueType        string // x-queue-type, if given
 	keep             bool
+	id               string // PerfTest's test ID, shown in the output
 
 	interval time.Duration
 	drain    time.Duration
@@ -114,6 +115,8 @@ func parse(args []string, stdout io.Writer) (config, error) {
 		pattern, queue    string
 		patFrom, patTo    int
 		help              bool
+		quorum            bool
+		predeclared       bool
 		exchangeType      string
 		routingKey        string
 		exchange          string
@@ -145,6 +148,8 @@ func parse(args []string, stdout io.Writer) (config, error) {
 	t.IntVar(&patFrom, "queue-pattern-from", 1, "first number of --queue-pattern")
 	t.IntVar(&patTo, "queue-pattern-to", 1, "last number of --queue-pattern")
 	t.BoolVar(&c.keep, "keep", false, "keep the queue amqp-perf declared instead of deleting it at the end")
+	t.BoolVar(&quorum, "quorum-queue", false, "quorum queues: the same as --queue-args x-queue-type=quorum -f persistent")
+	t.BoolVarP(&predeclared, "predeclared", "p", false, "accepted for PerfTest's sake: existing queues and exchanges are always used as they are")
 	o := g.group("Output")
 	c.interval = time.Second
 	o.VarP(seconds{&c.interval}, "interval", "i", "reporting interval, in seconds or as a duration")
@@ -156,6 +161,7 @@ func parse(args []string, stdout io.Writer) (config, error) {
 	// No flag default: --help would print $AMQP_URL, password and all.
 	n.StringVar(&uri, "uri", "", "broker URI (default $AMQP_URL, else "+cli.DefaultURL+")")
 	n.StringVar(&c.proto, "protocol", cli.Proto091, "AMQP version: 0-9-1 or 0-8")
+	o.StringVarP(&c.id, "id", "d", "", "test ID, shown in the output, the chart's title and the JSON summary")
 	n.BoolVarP(&help, "help", "h", false, "show this help")
 
 	fs := pflag.NewFlagSet("amqp-perf", pflag.ContinueOnError)
@@ -190,6 +196,16 @@ func parse(args []string, stdout io.Writer) (config, error) {
 	if c.queueArgs, err = parseQueueArgs(queueArgs); err != nil {
 		return c, err
 	}
+	if quorum {
+		if qt, ok := c.queueArgs["x-queue-type"]; ok && qt != "quorum" {
+			return c, fmt.Errorf("--quorum-queue and --queue-args x-queue-type=%v contradict each other", qt)
+		}
+		if c.queueArgs == nil {
+			c.queueArgs = amqp.Table{}
+		}
+		c.queueArgs["x-queue-type"], c.persistent = "quorum", true
+	}
+	_ = predeclared
 	c.queueType, _ = c.queueArgs["x-queue-type"].(string)
 	if c.queues, err = queueNames(queue, pattern, patFrom, patTo, fs.Changed("queue-pattern-from") || fs.Changed("queue-pattern-to")); err != nil {
 		return c, err

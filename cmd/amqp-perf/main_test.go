@@ -177,9 +177,12 @@ func TestQueueArgsAndNacks(t *testing.T) {
 }
 
 func TestQuorumQueue(t *testing.T) {
-	r := perfJSON(t, "-C", "500", "--queue-args", "x-queue-type=quorum", "-c", "100", "-q", "50")
+	r := perfJSON(t, "-C", "500", "--quorum-queue", "-c", "100", "-q", "50", "--id", "qq 1")
 	assert.Equal(t, int64(500), r.summary.Received)
 	assert.Equal(t, "quorum", r.summary.Params.QueueArgs["x-queue-type"])
+	assert.True(t, r.summary.Params.Persistent)
+	assert.Equal(t, "qq 1", r.summary.Params.ID)
+	assert.Contains(t, r.stderr, "amqp-perf: id qq 1, AMQP 0-9-1, 1 producer")
 	gone, _ := queueExists(t, r.summary.Params.Queues[0])
 	assert.False(t, gone)
 }
@@ -262,10 +265,11 @@ func TestPlotFiles(t *testing.T) {
 
 func TestText(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"--uri", testbroker.URL(t), "-C", "500", "-c", "10", "-f", "mandatory", "-i", "0.05"}, &stdout, &stderr)
+	code := run([]string{"--uri", testbroker.URL(t), "-C", "500", "-c", "10", "-f", "mandatory", "-i", "0.05", "-d", "t1"}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	out := stdout.String()
-	assert.Regexp(t, `(?m)^amqp-perf: AMQP 0-9-1, 1 producer, 1 consumer, 12 B, confirm 10, mandatory, queue amqp-perf-[0-9a-f]+; running until the message counts are reached$`, out)
+	assert.Regexp(t, `(?m)^id t1, time [0-9.]+ s, sent \d+ msg/s, confirmed \d+ msg/s, nacked \d+ msg/s, returned \d+ msg/s, received \d+ msg/s`, out)
+	assert.Regexp(t, `(?m)^amqp-perf: id t1, AMQP 0-9-1, 1 producer, 1 consumer, 12 B, confirm 10, mandatory, queue amqp-perf-[0-9a-f]+; running until the message counts are reached$`, out)
 	assert.Regexp(t, `(?m)^summary: [0-9.]+ s, sent 500, confirmed 500, returned 0, nacked 0, received 500$`, out)
 	assert.Regexp(t, `(?m)^latency: min/median/75th/95th/99th/max consumer latency \d+/\d+/\d+/\d+/\d+/\d+ µs \(500 messages\)$`, out)
 }

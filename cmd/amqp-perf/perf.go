@@ -36,7 +36,11 @@ func describe(cfg config, t *topology) string {
 		}
 		return fmt.Sprintf("%d %ss", n, what)
 	}
-	parts := []string{"AMQP " + cfg.proto, plural(cfg.producers, "producer"), plural(cfg.consumers, "consumer")}
+	var parts []string
+	if cfg.id != "" {
+		parts = append(parts, "id "+cfg.id)
+	}
+	parts = append(parts, "AMQP "+cfg.proto, plural(cfg.producers, "producer"), plural(cfg.consumers, "consumer"))
 	add := func(cond bool, format string, args ...any) {
 		if cond {
 			parts = append(parts, fmt.Sprintf(format, args...))
@@ -153,7 +157,7 @@ func perf(cfg config, out, stderr io.Writer) (err error) {
 
 // paramsOf lists the parameters for the JSON summary.
 func paramsOf(cfg config, t *topology) params {
-	p := params{Protocol: cfg.proto, Producers: cfg.producers, Consumers: cfg.consumers, Size: cfg.size,
+	p := params{ID: cfg.id, Protocol: cfg.proto, Producers: cfg.producers, Consumers: cfg.consumers, Size: cfg.size,
 		Confirm: cfg.confirm, MultiAck: cfg.multiAck, AutoAck: cfg.autoAck, Qos: cfg.qos, Rate: cfg.rate,
 		ConsumerRate: cfg.cRate, Persistent: cfg.persistent, Mandatory: cfg.mandatory, Exchange: cfg.exchange,
 		Queues: t.queues, Time: cfg.duration.Seconds(), PMessages: cfg.pCount, CMessages: cfg.cCount}

@@ -72,6 +72,7 @@ type record struct {
 
 // params are the run's parameters, in the JSON summary.
 type params struct {
+	ID           string         `json:"id,omitempty"`
 	Protocol     string         `json:"protocol"`
 	Producers    int            `json:"producers"`
 	Consumers    int            `json:"consumers"`
@@ -243,7 +244,11 @@ func (r *reporter) textInterval(s sample, rec record) {
 			parts = append(parts, latencyText(s.lat, false))
 		}
 	}
-	fmt.Fprintf(r.out, "time %.3f s, %s\n", s.at.Seconds(), strings.Join(parts, ", "))
+	id := ""
+	if r.cfg.id != "" {
+		id = "id " + r.cfg.id + ", "
+	}
+	fmt.Fprintf(r.out, "%stime %.3f s, %s\n", id, s.at.Seconds(), strings.Join(parts, ", "))
 }
 
 func (r *reporter) textSummary(s sample, rec record) {

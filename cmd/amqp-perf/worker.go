@@ -270,9 +270,13 @@ func (c *consumer) run(ctx context.Context, cfg config) error {
 		if c.cancelled {
 			return fmt.Errorf("consumer: the broker cancelled the consumer of %s (queue deleted?)", c.queue)
 		}
-		err := c.ch.WaitContext(ctx)
+		// Wait dispatches what arrived before it looks at ctx: look first,
+		// so that a consumer with a backlog stops at once.
+		err := ctx.Err()
 		if err == nil {
-			continue
+			if err = c.ch.WaitContext(ctx); err == nil {
+				continue
+			}
 		}
 		if ctx.Err() == nil {
 			return opErr("consumer", err)
