@@ -107,6 +107,10 @@ func TestParseDefaultsAndFlags(t *testing.T) {
 	assert.Equal(t, time.Second, c.interval)
 	assert.Equal(t, 12, c.size)
 
+	c, err = parse([]string{"-e", "amq.fanout"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "fanout", c.exType, "the type of a built-in exchange")
+
 	c, err = parse([]string{"-f", "persistent", "-f", "mandatory", "-i", "250ms"}, io.Discard)
 	require.NoError(t, err)
 	assert.True(t, c.persistent && c.mandatory)

@@ -210,11 +210,18 @@ func parse(args []string, stdout io.Writer) (config, error) {
 	if c.queues, err = queueNames(queue, pattern, patFrom, patTo, fs.Changed("queue-pattern-from") || fs.Changed("queue-pattern-to")); err != nil {
 		return c, err
 	}
+	if t, ok := builtinTypes[exchange]; ok && !fs.Changed("type") {
+		c.exType = t // the broker's own exchanges have a known type
+	}
 	if fs.Changed("type") && exchange == "" {
 		return c, errors.New("-t/--type needs -e/--exchange (the default exchange is always direct)")
 	}
 	return c, c.check()
 }
+
+// builtinTypes are the types of the exchanges every RabbitMQ vhost has.
+var builtinTypes = map[string]string{"amq.direct": "direct", "amq.fanout": "fanout", "amq.topic": "topic",
+	"amq.headers": "headers", "amq.match": "headers"}
 
 // setURI takes --uri, else $AMQP_URL, else the default; errors never show
 // the password.
