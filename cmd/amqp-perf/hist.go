@@ -11,6 +11,7 @@ import (
 type histogram struct {
 	counts [256 + 56*128]uint64
 	n      uint64
+	min    time.Duration // exact, like max
 	max    time.Duration
 }
 
@@ -37,6 +38,9 @@ func (h *histogram) record(d time.Duration) {
 		d = 0
 	}
 	h.counts[bucket(uint64(d))]++
+	if h.n == 0 || d < h.min {
+		h.min = d
+	}
 	h.n++
 	if d > h.max {
 		h.max = d
@@ -44,15 +48,22 @@ func (h *histogram) record(d time.Duration) {
 }
 
 func (h *histogram) merge(o *histogram) {
+	if o.n == 0 {
+		return
+	}
 	for i, c := range o.counts {
 		h.counts[i] += c
+	}
+	if h.n == 0 || o.min < h.min {
+		h.min = o.min
 	}
 	h.n += o.n
 	h.max = max(h.max, o.max)
 }
 
 // quantile returns the duration below which a fraction q of the samples
-// fall (0 with no samples); quantile(1) is the exact maximum.
+// fall (0 with no samples); quantile(1) is the exact maximum, and no
+// quantile is below the exact minimum.
 func (h *histogram) quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
@@ -60,12 +71,15 @@ func (h *histogram) quantile(q float64) time.Duration {
 	if q >= 1 {
 		return h.max
 	}
+	if q <= 0 {
+		return h.min
+	}
 	rank := uint64(q*float64(h.n-1)) + 1
 	var seen uint64
 	for i, c := range h.counts {
 		seen += c
 		if seen >= rank {
-			return min(time.Duration(bucketValue(i)), h.max)
+			return max(min(time.Duration(bucketValue(i)), h.max), h.min)
 		}
 	}
 	return h.max

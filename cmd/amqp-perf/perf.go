@@ -2,50 +2,24 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/amqplib-go/amqp"
 )
 
-// producer and consumer state; counters are read by the monitor.
-type producer struct {
-	conn      io.Closer
-	ch        channel
-	sent      atomic.Int64
-	confirmed atomic.Int64
-	nacked    atomic.Int64
-}
-
-type consumer struct {
-	conn     io.Closer
-	ch       channel
-	received atomic.Int64
-	// used by the consumer's goroutine only
-	hist    histogram
-	lastTag uint64 // with multiple acks: the last delivery, and
-	unacked int    // how many are not acknowledged yet
-}
-
-// totals sums the workers' counters.
-type totals struct{ sent, received, confirmed, nacked int64 }
-
-func sum(ps []*producer, cs []*consumer) totals {
-	var t totals
+// sum adds up the workers' counters.
+func sum(ps []*producer, cs []*consumer) counts {
+	var t counts
 	for _, p := range ps {
 		t.sent += p.sent.Load()
 		t.confirmed += p.confirmed.Load()
 		t.nacked += p.nacked.Load()
+		t.returned += p.returned.Load()
 	}
 	for _, c := range cs {
 		t.received += c.received.Load()
@@ -53,28 +27,76 @@ func sum(ps []*producer, cs []*consumer) totals {
 	return t
 }
 
-// perf runs one test and prints live rates and the summary to out.
-func perf(cfg config, out io.Writer) (err error) {
-	epoch := time.Now() // bodies carry nanoseconds since epoch (monotonic)
-	admConn, adm, err := dial(cfg, "amqp-perf")
+// describe is the run's parameters in a line, for the header and the
+// chart's title.
+func describe(cfg config, t *topology) string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	var parts []string
+	if cfg.id != "" {
+		parts = append(parts, "id "+cfg.id)
+	}
+	parts = append(parts, "AMQP "+cfg.proto, plural(cfg.producers, "producer"), plural(cfg.consumers, "consumer"))
+	add := func(cond bool, format string, args ...any) {
+		if cond {
+			parts = append(parts, fmt.Sprintf(format, args...))
+		}
+	}
+	add(cfg.producers > 0, "%d B", cfg.size)
+	add(cfg.rate > 0, "rate %g/s", cfg.rate)
+	add(cfg.cRate > 0, "consumer rate %g/s", cfg.cRate)
+	add(cfg.confirm > 0, "confirm %d", cfg.confirm)
+	add(cfg.qos > 0, "qos %d", cfg.qos)
+	add(cfg.multiAck > 1, "multi-ack %d", cfg.multiAck)
+	add(cfg.autoAck, "autoack")
+	add(cfg.persistent, "persistent")
+	add(cfg.mandatory, "mandatory")
+	add(cfg.queueType != "", "%s", cfg.queueType)
+	add(cfg.exchange != "", "exchange %s (%s)", cfg.exchange, cfg.exType)
+	if len(t.queues) == 1 {
+		parts = append(parts, "queue "+t.queues[0])
+	} else {
+		parts = append(parts, fmt.Sprintf("%d queues %s..%s", len(t.queues), t.queues[0], t.queues[len(t.queues)-1]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// perf runs one test: it reports every interval and a summary to out (text
+// or JSON lines), and notes to info (stderr with --json).
+func perf(cfg config, out, stderr io.Writer) (err error) {
+	info := out
+	if cfg.json {
+		info = stderr
+	}
+	rep, err := newReporter(cfg, out)
 	if err != nil {
 		return err
 	}
-	defer admConn.Close()
-	queue := cfg.queue
-	if queue == "" {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		queue = "amqp-perf-" + hex.EncodeToString(b[:])
-		defer func() {
-			if _, derr := adm.QueueDelete(queue); derr != nil && err == nil {
-				err = fmt.Errorf("deleting queue %s: %w", queue, derr)
-			}
-		}()
+	title, subtitle := "amqp-perf", ""
+	defer func() {
+		if cerr := rep.close(title, subtitle); err == nil {
+			err = cerr
+		}
+	}()
+	adm, ch, err := dial(cfg, "amqp-perf")
+	if err != nil {
+		return err
 	}
-	if _, err := adm.QueueDeclare(queue); err != nil {
-		return fmt.Errorf("declaring queue %s: %w", queue, err)
+	ch.Close()
+	defer adm.Close()
+	top, err := declare(cfg, adm, info)
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if derr := top.cleanup(cfg, adm, info); err == nil {
+			err = derr
+		}
+	}()
 
 	// Connect everyone before the clock starts; consumers first, so they
 	// are listening when the first message arrives.
@@ -89,61 +111,121 @@ func perf(cfg config, out io.Writer) (err error) {
 		}
 	}()
 	for i := 0; i < cfg.consumers; i++ {
-		conn, ch, err := dial(cfg, fmt.Sprintf("amqp-perf consumer %d", i+1))
+		cn, ch, err := dial(cfg, fmt.Sprintf("amqp-perf consumer %d", i+1))
 		if err != nil {
 			return err
 		}
-		cs = append(cs, &consumer{conn: conn, ch: ch})
+		cs = append(cs, &consumer{conn: cn, ch: ch, queue: top.queues[i%len(top.queues)]})
 		if cfg.qos > 0 {
 			if err := ch.Qos(cfg.qos); err != nil {
-				return err
+				return opErr("basic.qos", err)
 			}
 		}
 	}
 	for i := 0; i < cfg.producers; i++ {
-		conn, ch, err := dial(cfg, fmt.Sprintf("amqp-perf producer %d", i+1))
+		cn, ch, err := dial(cfg, fmt.Sprintf("amqp-perf producer %d", i+1))
 		if err != nil {
 			return err
 		}
-		p := &producer{conn: conn, ch: ch}
+		p := &producer{conn: cn, ch: ch}
+		p.exchange, p.key = top.target(i)
 		ps = append(ps, p)
-		if cfg.confirm {
-			cf := ch.(confirmer)
-			if err := cf.ConfirmSelect(); err != nil {
-				return err
-			}
-			cf.OnConfirm(func(c amqp.Confirmation) {
-				if c.Ack {
-					p.confirmed.Add(1)
-				} else {
-					p.nacked.Add(1)
-				}
-			})
+		if err := p.setup(cfg); err != nil {
+			return opErr("confirm.select", err)
 		}
 	}
 
-	what := fmt.Sprintf("%d producer(s), %d consumer(s), %d-byte messages", cfg.producers, cfg.consumers, cfg.size)
-	if cfg.confirm {
-		what += fmt.Sprintf(", confirms (max %d outstanding)", cfg.confirmMax)
+	what := describe(cfg, top)
+	title = "amqp-perf: " + what
+	rep.params = paramsOf(cfg, top)
+	until := "until Ctrl-C"
+	switch {
+	case cfg.duration > 0:
+		until = "for " + cfg.duration.String()
+	case cfg.pCount > 0 || cfg.cCount > 0:
+		until = "until the message counts are reached"
 	}
-	if cfg.qos > 0 {
-		what += fmt.Sprintf(", qos %d", cfg.qos)
-	}
-	fmt.Fprintf(out, "amqp-perf: AMQP %s, %s, queue %s\n", cfg.proto, what, queue)
+	fmt.Fprintf(info, "amqp-perf: %s; running %s\n", what, until)
 
 	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSig()
+	m := &monitor{cfg: cfg, top: top, ps: ps, cs: cs, rep: rep, info: info, sig: sig.Done()}
+	startedAt, runErr := m.run()
+	subtitle = fmt.Sprintf("started %s; %s", startedAt.Format("2006-01-02 15:04:05 MST"), m.result)
+	return runErr
+}
+
+// paramsOf lists the parameters for the JSON summary.
+func paramsOf(cfg config, t *topology) params {
+	p := params{ID: cfg.id, Protocol: cfg.proto, Producers: cfg.producers, Consumers: cfg.consumers, Size: cfg.size,
+		Confirm: cfg.confirm, MultiAck: cfg.multiAck, AutoAck: cfg.autoAck, Qos: cfg.qos, Rate: cfg.rate,
+		ConsumerRate: cfg.cRate, Persistent: cfg.persistent, Mandatory: cfg.mandatory, Exchange: cfg.exchange,
+		Queues: t.queues, Time: cfg.duration.Seconds(), PMessages: cfg.pCount, CMessages: cfg.cCount}
+	if len(cfg.queueArgs) > 0 {
+		p.QueueArgs = map[string]any(cfg.queueArgs)
+	}
+	return p
+}
+
+// monitor starts the workers, reports every interval and decides when the
+// run ends.
+type monitor struct {
+	cfg    config
+	top    *topology
+	ps     []*producer
+	cs     []*consumer
+	rep    *reporter
+	info   io.Writer
+	sig    <-chan struct{}
+	result string // the summary in a line, for the chart
+
+	total         histogram // latency over the whole run
+	interval      histogram
+	prev          counts
+	start, prevAt time.Time
+}
+
+// collect takes the latency samples of every consumer since the last call.
+func (m *monitor) collect() {
+	for _, c := range m.cs {
+		h := c.swap()
+		m.interval.merge(h)
+		c.giveBack(h)
+	}
+}
+
+// report writes the interval that ends now.
+func (m *monitor) report(now time.Time) error {
+	m.collect()
+	t := sum(m.ps, m.cs)
+	s := sample{at: now.Sub(m.start), dur: now.Sub(m.prevAt), n: t.minus(m.prev), lat: latencyOf(&m.interval)}
+	m.total.merge(&m.interval)
+	m.interval = histogram{}
+	m.prev, m.prevAt = t, now
+	return m.rep.write(s)
+}
+
+func (m *monitor) run() (time.Time, error) {
+	cfg := m.cfg
+	stopProducers := make(chan struct{})
 	consumersCtx, stopConsumers := context.WithCancel(context.Background())
 	defer stopConsumers()
-	var stopProducers atomic.Bool
-	errs := make(chan error, len(ps)+len(cs))
+	var once sync.Once
+	stopAll := func() {
+		once.Do(func() { close(stopProducers) })
+		stopConsumers()
+	}
+	defer stopAll()
+	errs := make(chan error, len(m.ps)+len(m.cs))
 	var pwg, cwg sync.WaitGroup
-
-	start := time.Now()
-	for _, c := range cs {
-		if err := c.start(cfg, queue, epoch); err != nil {
-			return err
+	for _, c := range m.cs {
+		if err := c.start(cfg, consumersCtx.Done()); err != nil {
+			return time.Now(), err
 		}
+	}
+	m.start = time.Now()
+	m.prevAt = m.start
+	for _, c := range m.cs {
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
@@ -152,11 +234,11 @@ func perf(cfg config, out io.Writer) (err error) {
 			}
 		}()
 	}
-	for _, p := range ps {
+	for _, p := range m.ps {
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
-			if err := p.run(cfg, queue, epoch, &stopProducers); err != nil {
+			if err := p.run(cfg, stopProducers); err != nil {
 				errs <- err
 			}
 		}()
@@ -164,47 +246,52 @@ func perf(cfg config, out io.Writer) (err error) {
 	producersDone := make(chan struct{})
 	go func() { pwg.Wait(); close(producersDone) }()
 
-	// The monitor: live rates every interval, and the end of the run.
-	tick := time.NewTicker(10 * time.Millisecond)
+	tick := time.NewTicker(min(10*time.Millisecond, cfg.interval))
 	defer tick.Stop()
 	var (
 		runErr       error
-		prev         totals
-		prevAt       = start
 		sendEnd      time.Time
-		lastProgress = start
+		lastProgress = m.start
 		lastReceived int64
+		atDeadline   bool
 	)
-	stopAll := func() {
-		stopProducers.Store(true)
-		stopConsumers()
-	}
 loop:
 	for {
 		select {
-		case <-sig.Done():
-			fmt.Fprintln(out, "interrupted")
-			stopAll()
+		case <-m.sig:
+			fmt.Fprintln(m.info, "amqp-perf: interrupted")
 			break loop
 		case runErr = <-errs:
-			stopAll()
 			break loop
 		case <-tick.C:
 		}
 		now := time.Now()
-		t := sum(ps, cs)
-		if now.Sub(prevAt) >= cfg.interval {
-			secs := now.Sub(prevAt).Seconds()
-			fmt.Fprintf(out, "time %6.1fs: sent %s msg/s, received %s msg/s, confirmed %s msg/s\n", now.Sub(start).Seconds(),
-				rate(t.sent-prev.sent, secs), rate(t.received-prev.received, secs), rate(t.confirmed+t.nacked-prev.confirmed-prev.nacked, secs))
-			prev, prevAt = t, now
+		if now.Sub(m.prevAt) >= cfg.interval {
+			if err := m.report(now); err != nil {
+				runErr = err
+				break
+			}
 		}
+		t := sum(m.ps, m.cs)
 		if t.received != lastReceived {
 			lastReceived, lastProgress = t.received, now
 		}
-		if cfg.duration > 0 && now.Sub(start) >= cfg.duration {
-			stopAll()
+		if cfg.duration > 0 && now.Sub(m.start) >= cfg.duration {
+			// The last interval ends at the deadline; stopping the
+			// workers counts in the summary only.
+			if now.Sub(m.prevAt) >= cfg.interval/10 {
+				if err := m.report(now); err != nil {
+					runErr = err
+				}
+			}
+			atDeadline = true
 			break
+		}
+		if cfg.cCount > 0 && len(m.cs) > 0 && m.consumersDone() {
+			break
+		}
+		if len(m.ps) == 0 {
+			continue // consumer-only: until -z, -D or Ctrl-C
 		}
 		select {
 		case <-producersDone:
@@ -214,16 +301,18 @@ loop:
 		if sendEnd.IsZero() {
 			sendEnd = now
 		}
-		if len(cs) == 0 || t.received >= t.sent {
-			stopAll()
+		if len(m.cs) == 0 {
 			break
 		}
-		if cfg.count > 0 && now.Sub(lastProgress) >= cfg.drain && now.Sub(sendEnd) >= cfg.drain {
-			fmt.Fprintf(out, "consumers got nothing for %s; %d message(s) missing\n", cfg.drain, t.sent-t.received)
-			stopAll()
+		if cfg.cCount == 0 && m.top.copies > 0 && t.received >= (t.sent-t.returned)*int64(m.top.copies) {
+			break
+		}
+		if now.Sub(lastProgress) >= cfg.drain && now.Sub(sendEnd) >= cfg.drain {
+			fmt.Fprintf(m.info, "amqp-perf: consumers got nothing for %s; stopping\n", cfg.drain)
 			break
 		}
 	}
+	stopAll()
 	pwg.Wait()
 	cwg.Wait()
 	end := time.Now()
@@ -236,126 +325,47 @@ loop:
 		default:
 		}
 	}
-	summarize(out, ps, cs, start, sendEnd, end)
-	return runErr
+	// The last, shorter interval, unless it is a sliver.
+	if !atDeadline && end.Sub(m.prevAt) >= cfg.interval/10 {
+		if err := m.report(end); err != nil && runErr == nil {
+			runErr = err
+		}
+	} else {
+		m.collect()
+		m.total.merge(&m.interval)
+	}
+	t := sum(m.ps, m.cs)
+	s := sample{summary: true, at: end.Sub(m.start), dur: end.Sub(m.start), n: t, lat: latencyOf(&m.total)}
+	if len(m.ps) > 0 {
+		s.sendDur = sendEnd.Sub(m.start)
+	}
+	if err := m.rep.write(s); err != nil && runErr == nil {
+		runErr = err
+	}
+	rec := toRecord(s)
+	m.result = fmt.Sprintf("%.1f s: sent %d (%.0f msg/s), received %d (%.0f msg/s)", s.dur.Seconds(), t.sent, rec.SentRate, t.received, rec.ReceivedRate)
+	if s.lat.n > 0 {
+		m.result += fmt.Sprintf(", median latency %s", fmtDuration(s.lat.p50))
+	}
+	return m.start, runErr
 }
 
-func rate(n int64, secs float64) string {
-	return fmt.Sprintf("%.0f", float64(n)/secs)
+func (m *monitor) consumersDone() bool {
+	for _, c := range m.cs {
+		if !c.done.Load() {
+			return false
+		}
+	}
+	return true
 }
 
-// summarize prints the totals, the average rates and latency percentiles.
-func summarize(out io.Writer, ps []*producer, cs []*consumer, start, sendEnd, end time.Time) {
-	t := sum(ps, cs)
-	var h histogram
-	for _, c := range cs {
-		h.merge(&c.hist)
+// fmtDuration prints a latency with a unit that suits it.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
 	}
-	elapsed := end.Sub(start)
-	fmt.Fprintf(out, "summary: sent %d, received %d, confirmed %d, nacked %d in %.2fs\n",
-		t.sent, t.received, t.confirmed, t.nacked, elapsed.Seconds())
-	sendSecs := max(sendEnd.Sub(start).Seconds(), 1e-9)
-	fmt.Fprintf(out, "rates: sent %s msg/s, received %s msg/s, confirmed %s msg/s\n",
-		rate(t.sent, sendSecs), rate(t.received, max(elapsed.Seconds(), 1e-9)), rate(t.confirmed, sendSecs))
-	if h.n > 0 {
-		fmt.Fprintf(out, "latency: p50 %s, p95 %s, p99 %s, max %s (%d messages)\n",
-			ms(h.quantile(0.50)), ms(h.quantile(0.95)), ms(h.quantile(0.99)), ms(h.quantile(1)), h.n)
-	}
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e6) }
-
-// run publishes until stopped or count messages are sent; in confirm mode
-// it keeps at most confirmMax messages unconfirmed and waits for the rest at
-// the end.
-func (p *producer) run(cfg config, queue string, epoch time.Time, stop *atomic.Bool) error {
-	body := make([]byte, cfg.size)
-	for i := 8; i < len(body); i++ {
-		body[i] = byte('a' + i%26)
-	}
-	msg := amqp.Message{Body: body}
-	var cf confirmer
-	if cfg.confirm {
-		cf = p.ch.(confirmer)
-	}
-	begin := time.Now()
-	for i := 0; (cfg.count == 0 || i < cfg.count) && !stop.Load(); i++ {
-		if cfg.rate > 0 {
-			if d := time.Until(begin.Add(time.Duration(float64(i) / cfg.rate * 1e9))); d > 0 {
-				time.Sleep(d)
-			}
-		}
-		// The library copies small bodies before Publish returns (and
-		// writes large ones before it returns), so the buffer is reused.
-		binary.BigEndian.PutUint64(body, uint64(time.Since(epoch)))
-		if err := p.ch.Publish("", queue, msg); err != nil {
-			return fmt.Errorf("producer: %w", err)
-		}
-		p.sent.Add(1)
-		if cf == nil {
-			continue
-		}
-		for p.ch.Pending() > 0 { // confirms that arrived: dispatch without blocking
-			if err := p.ch.Wait(); err != nil {
-				return fmt.Errorf("producer: %w", err)
-			}
-		}
-		for int64(cf.PublishSeq())-p.confirmed.Load()-p.nacked.Load() >= int64(cfg.confirmMax) && !stop.Load() {
-			if err := p.ch.WaitTimeout(100 * time.Millisecond); err != nil && !errors.Is(err, amqp.ErrTimeout) {
-				return fmt.Errorf("producer: %w", err)
-			}
-		}
-	}
-	if cf != nil {
-		if err := cf.WaitConfirms(); err != nil && !errors.Is(err, amqp.ErrNacked) {
-			return fmt.Errorf("producer: waiting for confirms: %w", err)
-		}
-		for p.ch.Pending() > 0 { // the OnConfirm callbacks of the last confirms
-			if err := p.ch.Wait(); err != nil {
-				return fmt.Errorf("producer: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// start registers the consumer; deliveries are handled inside run's Wait.
-func (c *consumer) start(cfg config, queue string, epoch time.Time) error {
-	_, err := c.ch.Consume(queue, func(d *amqp.Delivery) {
-		if len(d.Body) >= 8 {
-			c.hist.record(time.Since(epoch) - time.Duration(binary.BigEndian.Uint64(d.Body)))
-		}
-		c.received.Add(1)
-		if cfg.autoAck {
-			return
-		}
-		if cfg.multiAck <= 1 {
-			_ = c.ch.Ack(d.DeliveryTag)
-			return
-		}
-		c.lastTag = d.DeliveryTag
-		if c.unacked++; c.unacked >= cfg.multiAck {
-			_ = c.ch.Ack(d.DeliveryTag, amqp.AckOptions{Multiple: true})
-			c.unacked = 0
-		}
-	}, amqp.ConsumeOptions{NoAck: cfg.autoAck})
-	return err
-}
-
-// run dispatches deliveries until ctx is cancelled, then acknowledges what
-// a multiple-ack consumer still holds.
-func (c *consumer) run(ctx context.Context, cfg config) error {
-	for {
-		err := c.ch.WaitContext(ctx)
-		if err == nil {
-			continue
-		}
-		if ctx.Err() == nil {
-			return fmt.Errorf("consumer: %w", err)
-		}
-		if c.unacked > 0 {
-			_ = c.ch.Ack(c.lastTag, amqp.AckOptions{Multiple: true})
-		}
-		return nil
-	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
 }
