@@ -3,6 +3,7 @@
 # make generate  regenerate the z*.go method files from the amqp-specs XML
 # make fuzz      run every fuzz target for $(FUZZTIME); fuzz-short for 5s each
 # make bench     run the benchmarks
+# make chaos     the long chaos test on the local cluster (CHAOS_DURATION, default 10m)
 
 BROKER   := bash scripts/broker.sh
 FUZZTIME ?= 60s
@@ -12,14 +13,20 @@ FUZZTIME ?= 60s
 # in Go 1.27); a count has no deadline, so that race cannot happen.
 CI_FUZZTIME ?= 30000x
 
-.PHONY: demo test generate check-generate bench fuzz fuzz-short clean
+CLUSTER  := bash scripts/cluster.sh
+CHAOS_DURATION ?= 10m
+
+.PHONY: demo test generate check-generate bench fuzz fuzz-short chaos clean
 
 demo:
 	@url=$$($(BROKER) ensure) && AMQP_URL="$$url" go run ./examples/hello
 
-# One recipe line, so the URL printed by broker.sh reaches go test.
+# One recipe line, so the URL printed by broker.sh reaches go test. The
+# chaos tests start the local cluster (scripts/cluster.sh) when they run; it
+# is stopped at the end, whatever the outcome.
 test:
 	@set -e; \
+	trap '$(CLUSTER) stop >/dev/null 2>&1 || true' EXIT; \
 	url=$$($(BROKER) ensure); \
 	$(BROKER) deps; \
 	unformatted=$$(gofmt -l .); \
@@ -76,6 +83,15 @@ fuzz:
 
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+# The fault schedule of internal/chaos repeated for CHAOS_DURATION on each
+# protocol, against the local three-node cluster, stopped at the end.
+chaos:
+	@set -e; \
+	trap '$(CLUSTER) stop >/dev/null 2>&1 || true' EXIT; \
+	url=$$($(BROKER) ensure); \
+	$(CLUSTER) start >/dev/null; \
+	CI=$${CI:-} AMQP_URL="$$url" go test -count=1 -timeout 0 -v -run '^TestChaos' ./internal/chaos -args -chaos.duration=$(CHAOS_DURATION)
 
 clean:
 	go clean ./...
