@@ -126,8 +126,8 @@ func (c *Chan) doRecorded(ctx context.Context, fn func(l *link) error, rec func(
 // and rec as doRecorded runs it.
 func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) error, rec func(l *link)) error {
 	for {
-		l, err := c.attempt(fn, rec)
-		if err == nil || !c.recovers() {
+		l, err := c.attempt(ctx, fn, rec)
+		if err == nil || !c.recovers() || l == nil {
 			return err
 		}
 		l.ch.c.settle(err)
@@ -143,10 +143,13 @@ func (c *Chan) doFor(ctx context.Context, limit time.Duration, fn func(l *link) 
 	}
 }
 
-// attempt runs fn once on the current link, then rec when it succeeded.
-func (c *Chan) attempt(fn func(l *link) error, rec func(l *link)) (*link, error) {
+// attempt runs fn once on the current link, then rec when it succeeded;
+// a nil link means the recording lock was not had in time.
+func (c *Chan) attempt(ctx context.Context, fn func(l *link) error, rec func(l *link)) (*link, error) {
 	if rec != nil && c.recovers() {
-		c.s.recording.RLock()
+		if err := c.s.rlock(ctx); err != nil {
+			return nil, err
+		}
 		defer c.s.recording.RUnlock()
 	}
 	l := c.cur.Load()
@@ -323,7 +326,9 @@ func (c *Chan) CancelConsumer(ctx context.Context, req wire.Method, tag string, 
 	}
 	// Under the recording lock: a recovery either replays the consumer and
 	// the cancel goes to the restored channel, or never sees it.
-	c.s.recording.RLock()
+	if err := c.s.rlock(ctx); err != nil {
+		return err
+	}
 	defer c.s.recording.RUnlock()
 	c.s.consumerGone(c.forget(tag))
 	e := c.Engine()
@@ -366,10 +371,9 @@ func (c *Chan) Send(req wire.Method) error {
 func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
 	var seq uint64
 	err := c.do(ctx, func(l *link) (err error) {
-		seq, err = l.ch.PublishContent(ctx, req, msg)
+		seq, err = c.publishKept(l, req, msg, func() (uint64, error) { return l.ch.PublishContent(ctx, req, msg) })
 		if err == nil && c.recovers() {
 			c.txDid(l)
-			c.keep(l, seq, req, msg)
 		}
 		return err
 	})
@@ -381,10 +385,9 @@ func (c *Chan) PublishContent(ctx context.Context, req wire.Method, msg *amqp.Me
 func (c *Chan) PublishContentNow(ctx context.Context, req wire.Method, msg *amqp.Message) (uint64, error) {
 	var seq uint64
 	err := c.do(ctx, func(l *link) (err error) {
-		seq, err = l.ch.PublishContentNow(ctx, req, msg)
+		seq, err = c.publishKept(l, req, msg, func() (uint64, error) { return l.ch.PublishContentNow(ctx, req, msg) })
 		if err == nil && c.recovers() {
 			c.txDid(l)
-			c.keep(l, seq, req, msg)
 		}
 		return err
 	})
@@ -438,8 +441,10 @@ func (c *Chan) Tx(ctx context.Context, req, reply wire.MethodID) error {
 			// Work of this transaction was done on a connection that was
 			// lost: the broker rolled it back.
 			c.txWork.Store(0)
-			if req == k.TxRollback {
-				return ch.tx(ctx, req, reply) // what the program wanted: nothing of it stays
+			// Roll back what was done on this connection too: nothing of
+			// the transaction stays, as the program is told.
+			if err := ch.tx(ctx, k.TxRollback, k.TxRollbackOK); err != nil || req == k.TxRollback {
+				return err
 			}
 			return fmt.Errorf("%w: the transaction was lost with the connection (the broker rolled it back); publish and ack its work again", amqp.ErrClosed)
 		}

@@ -345,7 +345,10 @@ func OpenChannel[C any](ctx context.Context, cc ConnCommon, id uint16, wrap func
 	s := cc.s
 	for {
 		if s.rec != nil { // a recovery restores the channel, or it opens on the new connection
-			s.recording.RLock()
+			if err := s.rlock(ctx); err != nil {
+				var zero C
+				return zero, err
+			}
 		}
 		c := s.Conn()
 		ch, err := c.open(ctx, id, func(ch *Channel) any {

@@ -344,6 +344,29 @@ func (ch *Channel) unresolved() []uint64 {
 	return out
 }
 
+// takeOutcome returns, for a lost connection's channel, how many numbers
+// it left unresolved (not counting those published again, in moved) and
+// how many nacks no wait reported; the nacks count as reported.
+func (ch *Channel) takeOutcome(moved map[uint64]uint64) (lost, nacks int) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	cf := &ch.conf
+	if !cf.on {
+		return 0, 0
+	}
+	for s := cf.low; s <= cf.next; s++ {
+		if _, ok := cf.ahead[s]; ok {
+			continue
+		}
+		if _, ok := moved[s]; !ok {
+			lost++
+		}
+	}
+	nacks, cf.nacks = cf.nacks, 0
+	clear(cf.unrep)
+	return lost, nacks
+}
+
 // confirmedBelow returns the number below which every publish is resolved.
 func (ch *Channel) confirmedBelow() uint64 {
 	ch.mu.Lock()

@@ -102,7 +102,7 @@ func (s *Session) restore(ctx context.Context, c *Conn, known map[string]string)
 	locked := true
 	defer func() {
 		if locked {
-			s.recording.Unlock()
+			s.unlockRecording()
 		}
 	}()
 	s.mu.Lock()
@@ -180,7 +180,7 @@ func (s *Session) restore(ctx context.Context, c *Conn, known map[string]string)
 	s.signalLocked()
 	rh = s.rhooks
 	s.mu.Unlock()
-	s.recording.Unlock()
+	s.unlockRecording()
 	locked = false
 	for _, ch := range dropped { // not under s.mu: this writes a frame
 		ch.abandon(amqp.ErrClosed)

@@ -27,8 +27,14 @@ func (c *Chan) openLink(ctx context.Context, conn *Conn) (*link, error) {
 	l := &link{ch: ch, epoch: old.epoch + 1}
 	ch.seqBase = l.epoch << tagShift
 	l.prev.Store(old)
-	if old.told.Load() { // old's own predecessors were reported: drop them
-		old.prev.Store(nil) // old may still be read: atomic
+	// Earlier links answer WaitConfirm of their numbers; the oldest beyond
+	// keptLinks are let go (their numbers' outcome is then unknown).
+	p := old
+	for i := 1; p != nil && i < keptLinks; i++ {
+		p = p.prev.Load()
+	}
+	if p != nil {
+		p.prev.Store(nil) // may still be read: atomic
 	}
 	return l, nil
 }

@@ -30,6 +30,10 @@ import (
 //   - A confirm wait whose connection is lost waits for the recovery and
 //     then answers from the old link (or follows a republished number).
 
+// keptLinks is how many lost connections' channels a channel keeps for
+// WaitConfirm of their numbers.
+const keptLinks = 64
+
 // keptPub is a copy of an unconfirmed publish.
 type keptPub struct {
 	seq uint64
@@ -40,23 +44,31 @@ type keptPub struct {
 // republishes reports whether unconfirmed publishes are published again.
 func (c *Chan) republishes() bool { return c.recovers() && c.s.rec.RepublishUnconfirmed }
 
-// keep copies a publish that got number seq on l, until it is confirmed.
-func (c *Chan) keep(l *link, seq uint64, req wire.Method, msg *amqp.Message) {
-	if seq == 0 || !c.republishes() {
-		return
+// publishKept runs publish on l and, with RepublishUnconfirmed, keeps a
+// copy of the message under the number it got, both under l.pmu, so a
+// recovery's resend sees every number l gave out with its copy.
+func (c *Chan) publishKept(l *link, req wire.Method, msg *amqp.Message, publish func() (uint64, error)) (uint64, error) {
+	if !c.republishes() {
+		return publish()
+	}
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	seq, err := publish()
+	if err != nil || seq == 0 {
+		return seq, err
 	}
 	k := keptPub{seq: seq, req: cloneMethod(req), msg: *msg}
 	k.msg.Body = slices.Clone(msg.Body)
 	if msg.Headers != nil {
 		k.msg.Headers = copyTable(msg.Headers)
 	}
-	l.keepCopy(k)
+	l.keepLocked(k)
+	return seq, nil
 }
 
-func (l *link) keepCopy(k keptPub) {
+// keepLocked adds k to l.kept (l.pmu held), dropping what is resolved.
+func (l *link) keepLocked(k keptPub) {
 	low := l.ch.confirmedBelow()
-	l.pmu.Lock()
-	defer l.pmu.Unlock()
 	i := 0
 	for i < len(l.kept) && l.kept[i].seq < low {
 		i++
@@ -83,6 +95,8 @@ func (c *Chan) resend(ctx context.Context, old, l *link) error {
 	old.pmu.Lock()
 	kept := slices.Clone(old.kept)
 	old.pmu.Unlock()
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
 	moved := map[uint64]uint64{}
 	for _, n := range lost {
 		i, found := slices.BinarySearchFunc(kept, n, func(k keptPub, n uint64) int { return int(k.seq) - int(n) })
@@ -100,12 +114,12 @@ func (c *Chan) resend(ctx context.Context, old, l *link) error {
 		l.ch.seqMap[seq] = old.ch.programSeq(n)
 		moved[n] = seq + l.epoch<<tagShift
 		k.seq = seq
-		l.keepCopy(k)
+		l.keepLocked(k)
 	}
 	old.pmu.Lock()
 	old.moved = moved
+	old.kept = nil // the copies moved to l
 	old.pmu.Unlock()
-	l.told.Store(true) // nothing of old's is lost
 	return nil
 }
 
@@ -187,13 +201,25 @@ func (c *Chan) WaitConfirms(ctx context.Context) error {
 	for {
 		l := c.cur.Load()
 		if !l.told.Load() {
-			var lost error
-			for p := l.prev.Load(); p != nil && lost == nil; p = p.prev.Load() {
-				lost = p.ch.WaitConfirms(ctx)
+			// Once: what the earlier connections left (each link's
+			// losses are reported by its successor).
+			lost, nacks := 0, 0
+			for p := l.prev.Load(); p != nil; p = p.prev.Load() {
+				p.pmu.Lock()
+				moved := p.moved
+				p.pmu.Unlock()
+				lo, na := p.ch.takeOutcome(moved)
+				lost, nacks = lost+lo, nacks+na
+				if p.told.Load() {
+					break
+				}
 			}
 			l.told.Store(true)
-			if lost != nil {
-				return lostConfirm(lost)
+			if lost > 0 {
+				return lostConfirm(fmt.Errorf("%d publishes", lost))
+			}
+			if nacks > 0 {
+				return fmt.Errorf("%w: %d message(s) before the connection was lost", amqp.ErrNacked, nacks)
 			}
 		}
 		err := l.ch.WaitConfirms(ctx)

@@ -90,7 +90,7 @@ func (c *Conn) secretAnswered() error {
 // the new connection.
 func UpdateSecret(cc ConnCommon, ctx context.Context, secret, reason string) error {
 	s := cc.s
-	if s.rec != nil && len(reason) <= 255 && s.dial.proto.Steps.UpdateSecret != nil {
+	keep := func() { // once the broker took it, or the connection was lost meanwhile
 		s.mu.Lock()
 		s.secret, s.hasSecret = secret, true
 		s.mu.Unlock()
@@ -98,9 +98,17 @@ func UpdateSecret(cc ConnCommon, ctx context.Context, secret, reason string) err
 	for {
 		c := s.Conn()
 		err := c.UpdateSecret(ctx, secret, reason)
-		if err == nil || s.rec == nil || !c.isDone() {
+		if s.rec == nil {
 			return err
 		}
+		if err == nil {
+			keep()
+			return nil
+		}
+		if !c.isDone() || !recoverable(c.Err()) {
+			return err
+		}
+		keep()
 		if werr := s.await(ctx, c, 0); werr != nil {
 			return werr
 		}

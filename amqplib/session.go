@@ -63,6 +63,7 @@ type Session struct {
 	// a call is in the snapshot a recovery replays, or runs after it on the
 	// restored channel. No hook runs while restore holds it.
 	recording sync.RWMutex
+	released  atomic.Pointer[chan struct{}] // closed and replaced each time restore releases recording
 }
 
 // RecoveryHooks are the program's hooks on a recovering session; each runs
@@ -82,8 +83,43 @@ func newSession(c *Conn, p *Protocol, eps []amqp.URI, cfg amqp.Config) *Session 
 	if s.rec != nil {
 		c.rewrite = s.topo.rewrite
 	}
+	released := make(chan struct{})
+	s.released.Store(&released)
 	s.cur.Store(c)
 	return s
+}
+
+// rlock takes the recording lock for reading, waiting for a recovery that
+// holds it no longer than the connection's timeout and ctx.
+func (s *Session) rlock(ctx context.Context) error {
+	var expired <-chan time.Time
+	for {
+		released := *s.released.Load()
+		if s.recording.TryRLock() {
+			return nil
+		}
+		if expired == nil {
+			limit := s.Conn().timeout
+			timer := time.NewTimer(limit)
+			defer timer.Stop()
+			expired = timer.C
+		}
+		select {
+		case <-released:
+		case <-expired:
+			return fmt.Errorf("%w: the connection is recovering (waited %s)", amqp.ErrTimeout, s.Conn().timeout)
+		case <-ctx.Done():
+			return ctxError(ctx, "waiting for the connection to recover")
+		}
+	}
+}
+
+// unlockRecording releases the recording lock restore holds and wakes
+// the calls waiting for it.
+func (s *Session) unlockRecording() {
+	s.recording.Unlock()
+	next := make(chan struct{})
+	close(*s.released.Swap(&next))
 }
 
 // dialParams is what recovery dials with.
