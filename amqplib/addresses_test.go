@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,8 @@ import (
 	"github.com/amqplib-go/amqp/amqplib/amqptest"
 	"github.com/amqplib-go/amqp/amqplib/spec091"
 	"github.com/amqplib-go/amqp/client091"
+	"github.com/amqplib-go/amqp/internal/faultproxy"
+	"github.com/amqplib-go/amqp/internal/testbroker"
 )
 
 // deadAddr returns an address nothing listens on.
@@ -87,4 +90,41 @@ func TestAddressesInvalid(t *testing.T) {
 	_, err := client091.DialConfig("amqp://localhost", amqp.Config{Addresses: []string{"h:notaport"}})
 	require.ErrorIs(t, err, amqp.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "h:notaport")
+}
+
+// A recovery tries the address of the connection it lost last in its
+// first round: with another address up, it moves there, every time.
+func TestBrokerRecoveryTriesLostAddressLast(t *testing.T) {
+	url := testbroker.URL(t)
+	uri, err := amqp.ParseURI(url)
+	require.NoError(t, err)
+	pa, pb := faultproxy.New(t, uri.Addr()), faultproxy.New(t, uri.Addr())
+	cfg := amqp.Config{Timeout: 10 * time.Second, Addresses: []string{pb.Addr()},
+		Recovery: &amqp.Recovery{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}}
+	var conn *client091.Conn
+	for conn == nil || conn.RemoteAddr().String() != pa.Addr() { // the first dial picks at random
+		if conn != nil {
+			require.NoError(t, conn.Close())
+		}
+		conn, err = client091.DialConfig(pa.URL(url), cfg)
+		require.NoError(t, err)
+	}
+	defer conn.Close()
+	ups := make(chan struct{}, 1)
+	conn.OnRecovered(func() { ups <- struct{}{} })
+	for i := range 6 {
+		on, other := pa, pb
+		if i%2 == 1 {
+			on, other = pb, pa
+		}
+		dials := on.Accepted()
+		on.Reset()
+		select {
+		case <-ups:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("recovery %d did not complete", i)
+		}
+		assert.Equal(t, other.Addr(), conn.RemoteAddr().String(), "recovery %d", i)
+		assert.Equal(t, dials, on.Accepted(), "recovery %d dialled the address it lost", i)
+	}
 }

@@ -73,6 +73,7 @@ type Conn struct {
 	byID sync.Mutex // serialises ChannelByID, so one id is opened once
 
 	rewrite func(wire.Method) // a recovering session's renames (topology.go); set before first use
+	addr    string            // the host:port dialled (a redirect's, after one)
 
 	mu       sync.Mutex // guards the fields below
 	chans    []atomic.Pointer[Channel]

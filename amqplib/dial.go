@@ -79,6 +79,7 @@ func dialOnce(ctx context.Context, p *Protocol, uri amqp.URI, cfg amqp.Config) (
 		nc = tconn
 	}
 	c := newConn(p, cfg, nc)
+	c.addr = uri.Addr()
 	h := &handshake{c: c, URI: uri, Config: &c.cfg, stage: "protocol header", ctx: ctx}
 	err = h.run(ctx)
 	if err != nil {

@@ -48,6 +48,14 @@ func (s *Session) recover(cause error) error {
 		}
 		eps := slices.Clone(s.dial.eps)
 		rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
+		if round == 0 && len(eps) > 1 {
+			// The node just lost is tried last at first: it may be down,
+			// frozen or cut off, and its dial would only time out.
+			lost := s.Conn().addr
+			slices.SortStableFunc(eps, func(a, b amqp.URI) int {
+				return boolInt(a.Addr() == lost) - boolInt(b.Addr() == lost)
+			})
+		}
 		for _, u := range eps {
 			if ctx.Err() != nil {
 				return last
@@ -213,4 +221,11 @@ func (s *Session) connected(ctx context.Context, c *Conn) error {
 		return fmt.Errorf("amqp: the on-connect hook failed: %w", err)
 	}
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -75,7 +75,7 @@ func chaos(t *testing.T, p protocol) {
 			if f.quorum && !p.quorum {
 				continue
 			}
-			r.inject(f)
+			r.inject(f, round)
 		}
 	}
 	r.stop()
@@ -87,7 +87,8 @@ func chaos(t *testing.T, p protocol) {
 				p.name, f.name, ts[0].Round(time.Millisecond), ts[len(ts)/2].Round(time.Millisecond), ts[len(ts)-1].Round(time.Millisecond), len(ts))
 		}
 	}
-	t.Logf("chaos %s: %d confirmed, %d lost, %d duplicates delivered; %d nacks (%d streaming publishes in nacked batches, not counted)", p.name, r.confirmedCount(), lost, dups, r.nacks, r.unconfirmed)
+	t.Logf("chaos %s: %d confirmed, %d lost, %d duplicates delivered; %d nacks, %d confirm waits ended at their bound (%d streaming publishes in those batches, not counted)",
+		p.name, r.confirmedCount(), lost, dups, r.nacks, r.timeouts, r.unconfirmed)
 	require.Zero(t, lost, "confirmed messages missing")
 	for _, px := range r.proxies {
 		require.NoError(t, px.Close())
@@ -95,18 +96,23 @@ func chaos(t *testing.T, p protocol) {
 	settles(t, g0, f0)
 }
 
-// inject puts f on the node the per-message publisher is on, measures the
-// time from the fault to that publisher's next confirmed publish, and
-// heals.
-func (r *run) inject(f fault) {
+// inject puts f on the node a client is on: the per-message publisher's
+// in round 0 (and every other round), else another client's in turn. It
+// measures the time from the fault to the per-message publisher's next
+// confirmed publish (when the fault was on its node), and heals.
+func (r *run) inject(f fault, round int) {
 	t := r.t
-	n := r.proxyNode(r.pubAddr())
+	target, who, measured := r.pub, "the per-message publisher", true
+	if round%2 == 1 && len(r.others) > 0 {
+		target, who, measured = r.others[(round/2)%len(r.others)], "another client", false
+	}
+	n := r.proxyNode(target.RemoteAddr())
 	if n == 0 {
-		t.Fatalf("the publisher is on %s, no node of the cluster", r.pubAddr())
+		t.Fatalf("%s is on %s, no node of the cluster", who, target.RemoteAddr())
 	}
 	before := r.pubCount()
 	begun := time.Now()
-	t.Logf("%s: %s on node %d", begun.Format("15:04:05.000"), f.name, n)
+	t.Logf("%s: %s on node %d (%s's)", begun.Format("15:04:05.000"), f.name, n, who)
 	heal := f.inject(r, n)
 	// The fault took effect when its command returned, or when the
 	// publisher saw it, if that came first (a broker closing connections
@@ -124,10 +130,16 @@ func (r *run) inject(f fault) {
 		}
 		t.Fatalf("%s on node %d: no confirmed publish within 2 minutes (errors: %v)", f.name, n, r.errors())
 	}
-	if at.After(start) { // else: confirmed while the fault's command ran, before it took effect
+	switch {
+	case !measured:
+	case at.After(start):
 		r.times[f.name] = append(r.times[f.name], at.Sub(start))
-	} else if at2, ok := r.pubAfter(r.pubCount(), 2*time.Minute); ok {
-		r.times[f.name] = append(r.times[f.name], max(at2.Sub(start), 0))
+	default: // confirmed while the fault's command ran, before it took effect
+		at2, ok := r.pubAfter(r.pubCount(), 2*time.Minute)
+		if ok {
+			r.times[f.name] = append(r.times[f.name], max(at2.Sub(start), 0))
+		}
+		t.Logf("%s: a publish was confirmed while the fault's command ran; measured to the next (%v)", f.name, ok)
 	}
 	if heal != nil {
 		h := time.Now()

@@ -32,7 +32,8 @@ type run struct {
 	proxies map[int]*faultproxy.Proxy
 	times   map[string][]time.Duration
 
-	pub     interface{ RemoteAddr() string } // the per-message publisher's connection
+	pub     interface{ RemoteAddr() string }   // the per-message publisher's connection
+	others  []interface{ RemoteAddr() string } // the other clients' connections (faults rotate over them in long runs)
 	closers []func() error
 	halt    chan struct{}
 	wg      sync.WaitGroup
@@ -46,6 +47,7 @@ type run struct {
 	errs        []error
 	unconfirmed int // streaming publishes in a nacked batch: not counted
 	nacks       int // nacks seen (a per-message publish is then sent again)
+	timeouts    int // confirm waits that ended at their bound (likewise)
 }
 
 type addrOf func() string
@@ -255,9 +257,15 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 		id := "p" + strconv.Itoa(i)
 		for {
 			err := pub.PublishConfirmed("", r.queue, message(id))
-			if errors.Is(err, amqp.ErrNacked) { // not stored (a quorum queue between leaders): again
+			if errors.Is(err, amqp.ErrNacked) || errors.Is(err, amqp.ErrTimeout) {
+				// Not stored (a quorum queue between leaders), or not known
+				// within the bound (the call returned): again.
 				r.mu.Lock()
-				r.nacks++
+				if errors.Is(err, amqp.ErrTimeout) {
+					r.timeouts++
+				} else {
+					r.nacks++
+				}
 				r.mu.Unlock()
 				continue
 			}
@@ -274,6 +282,7 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 	sCfg := config(addrs[1:])
 	sCfg.Recovery.RepublishUnconfirmed = true
 	sc := dial(sCfg)
+	r.others = append(r.others, addrOf(func() string { return sc.RemoteAddr().String() }))
 	stream, err := sc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, stream.ConfirmSelect())
@@ -286,10 +295,16 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 			}
 		}
 		err := stream.WaitConfirms()
-		if errors.Is(err, amqp.ErrNacked) { // some of the batch not stored: not counted
+		if errors.Is(err, amqp.ErrNacked) || errors.Is(err, amqp.ErrTimeout) {
+			// Some of the batch not stored, or not known within the bound
+			// (the call returned): not counted.
 			r.mu.Lock()
 			r.unconfirmed += len(ids)
-			r.nacks++
+			if errors.Is(err, amqp.ErrTimeout) {
+				r.timeouts++
+			} else {
+				r.nacks++
+			}
 			r.mu.Unlock()
 			return nil
 		}
@@ -302,6 +317,7 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 
 	// The consumer.
 	cc := dial(config(addrs[1:]))
+	r.others = append(r.others, addrOf(func() string { return cc.RemoteAddr().String() }))
 	sub, err := cc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, sub.Qos(100))
@@ -365,6 +381,7 @@ var proto08 = protocol{name: "0-8", start: func(r *run) {
 		}
 	})
 	cc := dial()
+	r.others = append(r.others, addrOf(func() string { return cc.RemoteAddr().String() }))
 	sub, err := cc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, sub.Qos(100))
