@@ -78,8 +78,11 @@ func chaos(t *testing.T, p protocol) {
 			r.inject(f, round)
 		}
 	}
+	t.Logf("%s: faults done; stopping the publishers", time.Now().Format("15:04:05.000"))
 	r.stop()
+	t.Logf("%s: publishers stopped; checking", time.Now().Format("15:04:05.000"))
 	lost, dups := r.check()
+	t.Logf("%s: checked", time.Now().Format("15:04:05.000"))
 	for _, f := range faults {
 		if ts := r.times[f.name]; len(ts) > 0 {
 			slices.Sort(ts)
@@ -139,7 +142,12 @@ func (r *run) inject(f fault, round int) {
 		if ok {
 			r.times[f.name] = append(r.times[f.name], max(at2.Sub(start), 0))
 		}
-		t.Logf("%s: a publish was confirmed while the fault's command ran; measured to the next (%v)", f.name, ok)
+		if !ok {
+			r.mu.Lock()
+			nacks := r.nacks
+			r.mu.Unlock()
+			t.Logf("%s: not measured: no confirmed publish in 2 minutes after the one confirmed as the fault began (%d nacks so far; RabbitMQ 3.10 nacks a quorum queue's publishes from a new channel while the node of its old leader is down)", f.name, nacks)
+		}
 	}
 	if heal != nil {
 		h := time.Now()

@@ -83,7 +83,8 @@ func (r *run) throttle() {
 }
 
 // loop runs step until halted; a step's error is recorded and ends it.
-func (r *run) loop(step func(i int) error) {
+// A throttled loop keeps within backlog of the consumer.
+func (r *run) loop(throttled bool, step func(i int) error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -93,7 +94,9 @@ func (r *run) loop(step func(i int) error) {
 				return
 			default:
 			}
-			r.throttle()
+			if throttled {
+				r.throttle()
+			}
 			if err := step(i); err != nil {
 				r.fail(err)
 				return
@@ -253,7 +256,7 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 	pub, err := pc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, pub.ConfirmSelect())
-	r.loop(func(i int) error {
+	r.loop(false, func(i int) error {
 		id := "p" + strconv.Itoa(i)
 		for {
 			err := pub.PublishConfirmed("", r.queue, message(id))
@@ -286,7 +289,7 @@ var proto091 = protocol{name: "0-9-1", quorum: true, start: func(r *run) {
 	stream, err := sc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, stream.ConfirmSelect())
-	r.loop(func(i int) error {
+	r.loop(true, func(i int) error {
 		ids := make([]string, 20)
 		for j := range ids {
 			ids[j] = "s" + strconv.Itoa(i) + "-" + strconv.Itoa(j)
@@ -361,7 +364,7 @@ var proto08 = protocol{name: "0-8", start: func(r *run) {
 	pub, err := pc.Channel()
 	require.NoError(t, err)
 	require.NoError(t, pub.TxSelect())
-	r.loop(func(i int) error {
+	r.loop(false, func(i int) error {
 		id := "t" + strconv.Itoa(i)
 		for try := 0; ; try++ {
 			err := pub.Publish("", r.queue, message(id))
