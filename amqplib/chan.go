@@ -491,7 +491,24 @@ func (c *Chan) wait(deadline time.Time, ctx context.Context) error {
 func (c *Chan) Confirming() bool { return c.Engine().Confirming() }
 
 // OnConfirm sets the confirm callback.
-func (c *Chan) OnConfirm(fn func(amqp.Confirmation)) { c.Engine().OnConfirm(fn) }
+func (c *Chan) OnConfirm(fn func(amqp.Confirmation)) {
+	c.setHandler(func(ch *Channel) { ch.OnConfirm(fn) })
+}
+
+// setHandler sets a callback on the engine channel now in use. With
+// recovery on it holds the recording lock (waiting, bounded by the timeout,
+// for a restore in progress, which copies the callbacks to the new channel
+// before it becomes current): a callback set meanwhile would otherwise go
+// to the old channel only.
+func (c *Chan) setHandler(set func(*Channel)) {
+	if c.recovers() && c.s.rlock(context.Background()) == nil {
+		defer c.s.recording.RUnlock()
+	}
+	if h := attemptHook.Load(); h != nil {
+		(*h)()
+	}
+	set(c.Engine())
+}
 
 // CheckQos checks basic.qos arguments before sending.
 func (c *Chan) CheckQos(prefetchCount int, o amqp.QosOptions) error {

@@ -99,11 +99,15 @@ func (c Common) Pending() int { return c.c.Engine().Pending() }
 
 // OnReturn sets the callback for mandatory messages the broker could not
 // route; it runs inside Wait. Without one, returns are dropped.
-func (c Common) OnReturn(fn func(*amqp.Return)) { c.c.Engine().OnReturn(fn) }
+func (c Common) OnReturn(fn func(*amqp.Return)) {
+	c.c.setHandler(func(ch *Channel) { ch.OnReturn(fn) })
+}
 
 // OnCancel sets the callback for consumers the broker cancelled (queue
 // deleted, node down); it runs inside Wait.
-func (c Common) OnCancel(fn func(consumerTag string)) { c.c.Engine().OnCancel(fn) }
+func (c Common) OnCancel(fn func(consumerTag string)) {
+	c.c.setHandler(func(ch *Channel) { ch.OnCancel(fn) })
+}
 
 // TxSelect puts the channel in transaction mode: publishes and acks take
 // effect at TxCommit. A channel in confirm mode cannot be transactional:

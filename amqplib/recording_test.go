@@ -69,3 +69,25 @@ func TestBrokerRecoveryRecordsCallInFlight(t *testing.T) {
 	}
 	assert.Equal(t, "x", <-got)
 }
+
+// Setting a callback holds the recording lock, so a restore (which copies
+// the callbacks to the new channel under it) never runs between the
+// setter's choice of channel and its write.
+func TestBrokerRecoveryCallbackSetUnderRecordingLock(t *testing.T) {
+	url := testbroker.URL(t)
+	ctx := context.Background()
+	cc, err := amqplib.DialURL(ctx, spec091.Protocol, url, amqp.Config{Timeout: 10 * time.Second,
+		Recovery: &amqp.Recovery{}}, amqplib.DialHooks{})
+	require.NoError(t, err)
+	defer cc.Close()
+	ch, err := amqplib.OpenChannel(ctx, cc, 0, func(c *amqplib.Chan) amqplib.Common { return amqplib.NewCommon(c) })
+	require.NoError(t, err)
+	var held, called atomic.Bool
+	defer amqplib.SetAttemptHook(func() {
+		called.Store(true)
+		held.Store(amqplib.RecordingHeld(cc))
+	})()
+	ch.OnReturn(func(*amqp.Return) {})
+	require.True(t, called.Load())
+	assert.True(t, held.Load(), "OnReturn holds the recording lock")
+}
