@@ -8,7 +8,6 @@ package chaos_test
 
 import (
 	"flag"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -63,7 +62,7 @@ func TestChaos08(t *testing.T) { chaos(t, proto08) }
 
 func chaos(t *testing.T, p protocol) {
 	c := cluster.Start(t)
-	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	g0, f0 := runtime.NumGoroutine(), testbroker.OpenFDs(t)
 	r := &run{t: t, c: c, proto: p, queue: testbroker.Name(t, "chaos-"+p.name), proxies: map[int]*faultproxy.Proxy{}, times: map[string][]time.Duration{}}
 	for n := 1; n <= cluster.Nodes; n++ {
 		r.proxies[n] = faultproxy.New(t, c.Addr(n))
@@ -96,7 +95,7 @@ func chaos(t *testing.T, p protocol) {
 	for _, px := range r.proxies {
 		require.NoError(t, px.Close())
 	}
-	settles(t, g0, f0)
+	testbroker.Settles(t, g0, f0, 20*time.Second)
 }
 
 // inject puts f on the node a client is on: the per-message publisher's
@@ -169,31 +168,6 @@ func (r *run) proxyNode(addr string) int {
 		}
 	}
 	return 0
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
-}
-
-// settles waits (bounded) until goroutines and descriptors are back at or
-// below the baseline.
-func settles(t *testing.T, goroutines, fds int) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if g <= goroutines && f <= fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("after 20s: %d goroutines (was %d), %d file descriptors (was %d)\n%s", g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // addrs returns the proxies' addresses for nodes ns.

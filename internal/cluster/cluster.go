@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amqplib-go/amqp/internal/testbroker"
 )
 
 // Nodes is the number of nodes.
@@ -140,17 +142,9 @@ func acquire(t testing.TB) error {
 		if err != nil {
 			return err
 		}
-		deadline := time.Now().Add(LockWait)
-		for {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-				f.Close()
-				return fmt.Errorf("another test binary has held %s for %s: %w", f.Name(), LockWait, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := testbroker.Flock(f, LockWait); err != nil {
+			f.Close()
+			return err
 		}
 		lockFile = f
 	}

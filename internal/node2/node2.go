@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amqplib-go/amqp/internal/testbroker"
 )
 
 // LockWait bounds how long Start waits for another test binary's test to
@@ -158,17 +160,9 @@ func acquire(t testing.TB) error {
 		if err != nil {
 			return err
 		}
-		deadline := time.Now().Add(LockWait)
-		for {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-				f.Close()
-				return fmt.Errorf("another test binary has held %s for %s: %w", f.Name(), LockWait, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := testbroker.Flock(f, LockWait); err != nil {
+			f.Close()
+			return err
 		}
 		lockFile = f
 	}

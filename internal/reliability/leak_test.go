@@ -2,7 +2,6 @@ package reliability_test
 
 import (
 	"net/url"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -11,33 +10,16 @@ import (
 
 	"github.com/amqplib-go/amqp"
 	"github.com/amqplib-go/amqp/internal/faultproxy"
+	"github.com/amqplib-go/amqp/internal/testbroker"
 )
 
 // openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
-}
+func openFDs(t *testing.T) int { return testbroker.OpenFDs(t) }
 
 // settles waits (bounded) until the goroutine and descriptor counts are back
 // at or below the baseline, and fails with a goroutine dump otherwise.
 func settles(t *testing.T, goroutines, fds int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		if g <= goroutines && f <= fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("after 10s: %d goroutines (was %d), %d file descriptors (was %d)\n%s",
-				g, goroutines, f, fds, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testbroker.Settles(t, goroutines, fds, 10*time.Second)
 }
 
 // baseline warms up (one connection, so lazily started runtime and resolver
