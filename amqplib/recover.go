@@ -181,7 +181,11 @@ func (s *Session) restore(ctx context.Context, c *Conn, known map[string]string)
 			dropped = append(dropped, fresh[i].ch)
 			continue
 		}
+		old := sc.cur.Load()
 		sc.cur.Store(fresh[i])
+		old.pmu.Lock()
+		old.kept = nil // republished on fresh[i], which keeps its own copies
+		old.pmu.Unlock()
 	}
 	s.cur.Store(c)
 	s.recovering = false

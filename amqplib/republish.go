@@ -117,8 +117,7 @@ func (c *Chan) resend(ctx context.Context, old, l *link) error {
 		l.keepLocked(k)
 	}
 	old.pmu.Lock()
-	old.moved = moved
-	old.kept = nil // the copies moved to l
+	old.moved = moved // old.kept stays until the attempt succeeded (a failed one resends again)
 	old.pmu.Unlock()
 	return nil
 }
@@ -200,7 +199,7 @@ func (c *Chan) WaitConfirms(ctx context.Context) error {
 	}
 	for {
 		l := c.cur.Load()
-		if !l.told.Load() {
+		if l.told.CompareAndSwap(false, true) {
 			// Once: what the earlier connections left (each link's
 			// losses are reported by its successor).
 			lost, nacks := 0, 0
@@ -214,7 +213,6 @@ func (c *Chan) WaitConfirms(ctx context.Context) error {
 					break
 				}
 			}
-			l.told.Store(true)
 			if lost > 0 {
 				return lostConfirm(fmt.Errorf("%d publishes", lost))
 			}
